@@ -1,0 +1,466 @@
+"""The numbers: losses, reductions and gradients exactly as PyTorch computes them, in pure numpy.
+
+No I/O, no Typer, no rich. Every public function validates its arrays here (the one chokepoint),
+raises ``DataError``/``UsageError`` with a message naming the row or option at fault, and returns
+a ``LossResult``. ``ELEMENTWISE_LOSSES`` is the registry of element-wise losses: adding one there
+adds its API function, its subcommand and its generic property tests. The formulas are those of
+``nn.L1Loss``, ``nn.MSELoss``, ``nn.CrossEntropyLoss`` and ``torch.softmax``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import DataError, UsageError
+from .result import Column, LossResult
+
+REDUCTIONS = ("mean", "sum", "none")
+DEFAULT_IGNORE_INDEX = -100  # PyTorch's default
+# Probability targets whose rows miss 1 by more than this are rejected (PyTorch takes them silently).
+PROBABILITY_SUM_TOLERANCE = 1e-3
+
+
+# ---------------------------------------------------------------------------------------------
+# validation (the chokepoint every public function goes through)
+
+
+def as_float_array(values, name: str) -> np.ndarray:
+    """``values`` as a float array: float32 and float64 are kept, integers and bools become float64."""
+    array = np.asarray(values)
+    if array.dtype.kind in "biu":
+        return array.astype(np.float64)
+    if array.dtype == np.float32 or array.dtype == np.float64:
+        return array
+    if array.dtype.kind == "f":
+        return array.astype(np.float64)
+    raise DataError(f"{name} must be numbers, not {array.dtype} values")
+
+
+def check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise UsageError(f"reduction must be one of {', '.join(REDUCTIONS)}, not {reduction!r}")
+
+
+def _shape(array: np.ndarray) -> str:
+    return "(" + ", ".join(map(str, array.shape)) + ")" if array.ndim != 1 else f"({array.shape[0]},)"
+
+
+def check_same_shape(prediction: np.ndarray, target: np.ndarray, names=("prediction", "target")) -> None:
+    """Refuse empty or mismatched arrays: PyTorch broadcasts (N,1) against (N,) with only a warning."""
+    for array, name in zip((prediction, target), names):
+        if array.size == 0:
+            raise DataError(f"{name} is empty")
+    if prediction.shape == target.shape:
+        return
+    if prediction.ndim == target.ndim == 1:
+        raise DataError(f"{names[1]} has {target.size} values but {names[0]} has {prediction.size}")
+    hint = " (no broadcasting: reshape one of them)" if prediction.size == target.size else ""
+    raise DataError(
+        f"{names[1]} has shape {_shape(target)} but {names[0]} has shape {_shape(prediction)}{hint}"
+    )
+
+
+def _common_dtype(*arrays: np.ndarray) -> np.dtype:
+    return np.result_type(*arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# element-wise losses (L1, MSE, ...)
+
+
+@dataclass(frozen=True)
+class ElementwiseLoss:
+    """One element-wise loss: its term of the difference ``d = ŷ − y`` and that term's derivative."""
+
+    name: str
+    title: str
+    torch_name: str
+    term: Callable[[np.ndarray], np.ndarray]
+    term_grad: Callable[[np.ndarray], np.ndarray]
+    term_key: str  # csv/json name of the per-element term
+    term_label: str  # table header of the per-element term
+    hand_term: str  # one term as a person writes it, from the formatted ŷ and y
+    hand_group: tuple[str, str]  # brackets around the sum in the derivation line
+
+
+def _sign_zero_at_nan(diff: np.ndarray) -> np.ndarray:
+    # PyTorch's L1 backward is sign(d), and 0 (not nan) where d is nan.
+    grad = np.sign(diff)
+    grad[np.isnan(diff)] = 0
+    return grad
+
+
+ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
+    "l1": ElementwiseLoss(
+        name="l1",
+        title="L1 loss (mean absolute error)",
+        torch_name="torch.nn.L1Loss",
+        term=np.abs,
+        term_grad=_sign_zero_at_nan,
+        term_key="abs_diff",
+        term_label="|ŷ−y|",
+        hand_term="|{pred}−{target}|",
+        hand_group=("(", ")"),
+    ),
+    "mse": ElementwiseLoss(
+        name="mse",
+        title="MSE loss (mean squared error)",
+        torch_name="torch.nn.MSELoss",
+        term=np.square,
+        term_grad=lambda diff: 2 * diff,
+        term_key="sq_diff",
+        term_label="(ŷ−y)²",
+        hand_term="({pred}−{target})²",
+        hand_group=("[", "]"),
+    ),
+}
+
+
+def elementwise_terms(spec: ElementwiseLoss, prediction: np.ndarray, target: np.ndarray):
+    """The difference, per-element terms and unscaled gradient of ``spec``; arrays already checked."""
+    with np.errstate(all="ignore"):
+        diff = prediction - target
+        return diff, spec.term(diff), spec.term_grad(diff)
+
+
+def elementwise_loss(name: str, prediction, target, *, reduction: str = "mean") -> LossResult:
+    """The element-wise loss ``name`` (a key of ``ELEMENTWISE_LOSSES``) of prediction vs target.
+
+    >>> float(elementwise_loss("mse", [2, 3, 4, 5], [4, 5, 6, 7], reduction="sum").value)
+    16.0
+    """
+    spec = ELEMENTWISE_LOSSES[name]
+    check_reduction(reduction)
+    prediction = as_float_array(prediction, "prediction")
+    target = as_float_array(target, "target")
+    check_same_shape(prediction, target)
+    dtype = _common_dtype(prediction, target)
+    prediction, target = prediction.astype(dtype, copy=False), target.astype(dtype, copy=False)
+
+    diff, terms, grad = elementwise_terms(spec, prediction, target)
+    n = terms.size
+    with np.errstate(all="ignore"):
+        if reduction == "none":
+            value = terms
+        else:
+            total = terms.sum(dtype=dtype)
+            value = total / dtype.type(n) if reduction == "mean" else total
+            if reduction == "mean":
+                grad = grad / dtype.type(n)
+    columns = (
+        Column("pred", "ŷ", prediction.ravel()),
+        Column("target", "y", target.ravel()),
+        Column("diff", "ŷ−y", diff.ravel()),
+        Column(spec.term_key, spec.term_label, terms.ravel()),
+    )
+    return LossResult(
+        loss=name,
+        reduction=reduction,
+        dtype=str(dtype),
+        n=n,
+        value=value,
+        terms=terms,
+        grad=grad,
+        columns=columns,
+        denominator=float(n) if reduction == "mean" else None,
+        denominator_label="n",
+        meta={"shape": prediction.shape},
+    )
+
+
+def l1(prediction, target, *, reduction: str = "mean") -> LossResult:
+    """``torch.nn.L1Loss``: mean (or sum, or each) of ``|ŷ − y|``.
+
+    >>> r = l1([2, 3, 4, 5], [4, 5, 6, 7])
+    >>> float(r.value), r.grad.tolist()
+    (2.0, [-0.25, -0.25, -0.25, -0.25])
+    """
+    return elementwise_loss("l1", prediction, target, reduction=reduction)
+
+
+def mse(prediction, target, *, reduction: str = "mean") -> LossResult:
+    """``torch.nn.MSELoss``: mean (or sum, or each) of ``(ŷ − y)²``.
+
+    >>> r = mse([2, 3, 4, 5], [4, 5, 6, 7], reduction="sum")
+    >>> float(r.value), r.grad.tolist()
+    (16.0, [-4.0, -4.0, -4.0, -4.0])
+    """
+    return elementwise_loss("mse", prediction, target, reduction=reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Stable ``x − max − log Σ exp(x − max)``; finite where the naive formula overflows.
+
+    >>> log_softmax(np.array([1000.0, -1000.0, 0.0])).tolist()
+    [0.0, -2000.0, -1000.0]
+    """
+    with np.errstate(all="ignore"):
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _check_dim(x: np.ndarray, dim: int) -> int:
+    if not -x.ndim <= dim < x.ndim:
+        allowed = ", ".join(str(d) for d in range(-x.ndim, x.ndim))
+        raise UsageError(f"dim {dim} is out of range for a {x.ndim}-D input (use one of {allowed})")
+    return dim % x.ndim
+
+
+def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) -> LossResult:
+    """``torch.softmax(x / temperature, dim)`` (or ``log_softmax`` with ``log=True``), computed stably.
+
+    >>> [round(p, 4) for p in softmax([1, 2, 3, 4]).value.tolist()]
+    [0.0321, 0.0871, 0.2369, 0.6439]
+    >>> softmax([1000, -1000, 0]).value.tolist()
+    [1.0, 0.0, 0.0]
+    """
+    x = as_float_array(x, "input")
+    if x.size == 0:
+        raise DataError("input is empty")
+    if x.ndim > 2:
+        raise DataError(f"input has {x.ndim} dimensions; give a vector or a matrix")
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise UsageError(f"temperature must be a positive number, not {temperature!r}")
+    axis = _check_dim(x, dim)
+    with np.errstate(all="ignore"):
+        scaled = x / x.dtype.type(temperature) if temperature != 1 else x
+        shifted = scaled - np.max(scaled, axis=axis, keepdims=True)
+        exp_shifted = np.exp(shifted)
+        denominator = np.sum(exp_shifted, axis=axis, keepdims=True)
+        probabilities = exp_shifted / denominator
+        log_probabilities = shifted - np.log(denominator)
+    value = log_probabilities if log else probabilities
+    columns = [Column("x", "x", x.ravel())]
+    if temperature != 1:
+        columns.append(Column("x_over_t", f"x/{temperature:g}", scaled.ravel()))
+    columns += [
+        Column("exp_shifted", "e^(x−max)", exp_shifted.ravel()),
+        Column("sum_exp_shifted", "Σ e^(x−max)", np.broadcast_to(denominator, x.shape).ravel()),
+        Column("softmax", "softmax", probabilities.ravel()),
+    ]
+    if log:
+        columns.append(Column("log_softmax", "log-softmax", log_probabilities.ravel()))
+    return LossResult(
+        loss="softmax",
+        reduction="none",
+        dtype=str(x.dtype),
+        n=x.size,
+        value=value,
+        terms=value,
+        grad=None,
+        columns=tuple(columns),
+        meta={"shape": x.shape, "dim": axis, "temperature": temperature, "log": log, "scaled": scaled},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-entropy on logits
+
+
+def _check_weight(weight, classes: int, dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    weight = as_float_array(weight, "weight").astype(dtype, copy=False)
+    if weight.ndim != 1 or weight.size != classes:
+        raise UsageError(f"weight has {weight.size} entries but there are {classes} classes")
+    bad = np.flatnonzero(~np.isfinite(weight) | (weight < 0))
+    if bad.size:
+        i = int(bad[0])
+        raise UsageError(f"weight {i} (class {i}) is {weight[i]:g}; weights must be finite and ≥ 0")
+    return weight
+
+
+def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int) -> np.ndarray:
+    flat = target.ravel()
+    for row, label in enumerate(flat, start=1):
+        if label == ignore_index:
+            continue
+        if not np.isfinite(label) or label != np.floor(label):
+            raise DataError(f"target row {row}: class index {label:g} is not a whole number")
+        if label < 0:
+            raise DataError(
+                f"target row {row}: class index {label:g} is negative "
+                f"(only ignore_index, now {ignore_index}, may be)"
+            )
+        if label >= classes:
+            raise DataError(
+                f"target row {row}: class index {label:g} is out of range for {classes} classes "
+                f"(0 to {classes - 1})"
+            )
+    return flat.astype(np.int64)
+
+
+def _check_probabilities(target: np.ndarray) -> None:
+    rows = target.reshape(-1, target.shape[-1])
+    for row, probabilities in enumerate(rows, start=1):
+        if not np.all(np.isfinite(probabilities)):
+            raise DataError(f"target row {row}: probabilities must be finite")
+        if np.any(probabilities < 0):
+            raise DataError(f"target row {row}: probability {probabilities.min():g} is negative")
+        total = float(np.sum(probabilities, dtype=np.float64))
+        if abs(total - 1) > PROBABILITY_SUM_TOLERANCE:
+            raise DataError(
+                f"target row {row} sums to {total:g}; probability targets must sum to 1 "
+                f"(within {PROBABILITY_SUM_TOLERANCE:g})"
+            )
+
+
+def _target_kind(logits: np.ndarray, target: np.ndarray) -> str:
+    """PyTorch's rule: a target of the logits' shape holds probabilities, else class indices."""
+    if target.shape == logits.shape and not (logits.ndim == 1 and logits.size == 1):
+        return "probs"
+    samples = 1 if logits.ndim == 1 else logits.shape[0]
+    if target.size == samples and target.ndim <= 1:
+        return "index"
+    raise DataError(
+        f"target has shape {_shape(target)} but logits have shape {_shape(logits)}: give one class "
+        f"index per sample ({samples}) or one probability row per sample {_shape(logits)}"
+    )
+
+
+def _looks_like_probabilities(rows: np.ndarray) -> bool:
+    return bool(
+        rows.shape[-1] > 1
+        and np.all((rows >= 0) & (rows <= 1))
+        and np.allclose(rows.sum(axis=-1), 1, atol=1e-4)
+    )
+
+
+def cross_entropy(
+    logits,
+    target,
+    *,
+    reduction: str = "mean",
+    weight=None,
+    ignore_index: int = DEFAULT_IGNORE_INDEX,
+    label_smoothing: float = 0.0,
+) -> LossResult:
+    """``torch.nn.CrossEntropyLoss`` on logits: class-index or probability targets.
+
+    ``logits`` is ``(C,)`` with one class index, or ``(N, C)`` with ``N`` indices; a target of the
+    logits' own shape holds probabilities. Weighted ``mean`` divides by ``Σ w[y]`` for indices
+    and by ``N`` for probabilities, as PyTorch does.
+
+    >>> x = [[1, 2, 0.5], [0.1, -1, 3], [2, 2, -0.5], [0, 1, 0]]
+    >>> round(float(cross_entropy(x, [1, 2, 0, 1]).value), 12)
+    0.454989377957
+    >>> r = cross_entropy(x, [1, 2, 0, 1], weight=[1, 2, 0.5])
+    >>> round(float(r.value), 12), r.denominator
+    (0.509160709161, 5.5)
+    """
+    check_reduction(reduction)
+    if not (0.0 <= label_smoothing <= 1.0):
+        raise UsageError(f"label smoothing must be between 0 and 1, not {label_smoothing:g}")
+    logits = as_float_array(logits, "logits")
+    target = as_float_array(target, "target")
+    if logits.size == 0:
+        raise DataError("logits are empty")
+    if target.size == 0:
+        raise DataError("target is empty")
+    if logits.ndim > 2:
+        raise DataError(f"logits have {logits.ndim} dimensions; give a vector (C,) or a matrix (N, C)")
+    kind = _target_kind(logits, target)
+    dtype = logits.dtype
+    rows = logits.reshape(1, -1) if logits.ndim == 1 else logits
+    samples, classes = rows.shape
+    w = _check_weight(weight, classes, dtype)
+    eps = dtype.type(label_smoothing)
+
+    notes = []
+    if _looks_like_probabilities(rows):
+        notes.append(
+            "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
+            "applies softmax itself, so passing softmax output applies it twice"
+        )
+
+    with np.errstate(all="ignore"):
+        lp = log_softmax(rows, axis=1)
+        p = np.exp(lp)
+        weights = np.ones(classes, dtype=dtype) if w is None else w
+        columns = [Column("logits", "logits", rows)]
+        if kind == "index":
+            labels = _check_class_indices(target, classes, ignore_index)
+            valid = labels != ignore_index
+            safe = np.where(valid, labels, 0)
+            picked = np.arange(samples)
+            nll = -lp[picked, safe]
+            w_y = np.where(valid, weights[safe], dtype.type(0))
+            terms = (1 - eps) * w_y * nll
+            if label_smoothing:
+                terms = terms + (eps / classes) * np.sum(-lp * weights, axis=1)
+            terms = np.where(valid, terms, dtype.type(0))
+            denominator = w_y.sum(dtype=dtype)
+            denominator_label = "Σ w[y]" if w is not None else "n"
+            one_hot = np.zeros_like(rows)
+            one_hot[picked[valid], labels[valid]] = 1
+            grad = (1 - eps) * w_y[:, None] * (p - one_hot)
+            if label_smoothing:
+                grad = grad + (eps / classes) * (weights.sum() * p - weights)
+            grad = np.where(valid[:, None], grad, dtype.type(0))
+            if not valid.any():
+                notes.append(
+                    f"every target equals ignore_index ({ignore_index}): the mean is nan and the "
+                    "gradient zero, as in PyTorch"
+                )
+            columns += [
+                Column("target", "y", labels),
+                Column("p_target", "p[y]", np.where(valid, p[picked, safe], np.nan)),
+                Column("neg_log_p", "−log p[y]", np.where(valid, nll, np.nan)),
+            ]
+            if w is not None:
+                columns.append(Column("weight", "w[y]", w_y))
+            if label_smoothing:
+                columns.append(
+                    Column("smoothed_target", "t[y]", np.where(valid, (1 - eps) + eps / classes, np.nan))
+                )
+        else:
+            _check_probabilities(target)
+            probabilities = target.reshape(samples, classes).astype(dtype, copy=False)
+            smoothed = (1 - eps) * probabilities + eps / classes
+            weighted = weights * smoothed
+            terms = -np.sum(weighted * lp, axis=1)
+            denominator = dtype.type(samples)
+            denominator_label = "N"
+            grad = np.sum(weighted, axis=1, keepdims=True) * p - weighted
+            columns.append(Column("target", "t", probabilities))
+            if label_smoothing:
+                columns.append(Column("smoothed_target", "t′", smoothed))
+        columns.append(Column("loss", "loss", terms))
+
+        if reduction == "none":
+            value = terms if logits.ndim == 2 else terms[0]
+        else:
+            total = terms.sum(dtype=dtype)
+            value = total / denominator if reduction == "mean" else total
+            if reduction == "mean":
+                grad = grad / denominator if denominator != 0 else np.zeros_like(grad)
+    if logits.ndim == 1:
+        grad = grad[0]
+    return LossResult(
+        loss="xent",
+        reduction=reduction,
+        dtype=str(dtype),
+        n=samples,
+        value=value,
+        terms=terms,
+        grad=grad,
+        columns=tuple(columns),
+        denominator=float(denominator) if reduction == "mean" else None,
+        denominator_label=denominator_label,
+        notes=tuple(notes),
+        meta={
+            "target_kind": kind,
+            "classes": classes,
+            "weight": w,
+            "ignore_index": ignore_index,
+            "label_smoothing": label_smoothing,
+            "shape": logits.shape,
+        },
+    )

@@ -1,0 +1,40 @@
+"""The one error type losscli raises for a person's mistake, and the exit statuses it maps to.
+
+Errors are raised where the problem is found, with a message that names what is wrong and
+where; ``losscli.cli.main`` is the only place that turns them into stderr text and an exit status.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    DATA = 1  # the input holds something that cannot be computed on
+    USAGE = 2  # the command line itself is wrong (Typer/Click use 2 too)
+    INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+class LossCliError(Exception):
+    """A person's mistake, described in one line (no "error:" prefix; the CLI adds it)."""
+
+    status: ExitStatus = ExitStatus.DATA
+
+    def __init__(self, message: str, *, status: ExitStatus | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class UsageError(LossCliError):
+    """The arguments or options are wrong: bad option value, conflicting options, missing input."""
+
+    status = ExitStatus.USAGE
+
+
+class DataError(LossCliError):
+    """The numbers themselves are wrong: not a number, shapes differ, class index out of range."""
+
+    status = ExitStatus.DATA

@@ -1,0 +1,56 @@
+"""What one computation produced: the object every renderer reads and nothing else writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Column:
+    """One per-row quantity of the computation, in the order the table shows it.
+
+    ``key`` names it in csv and json, ``label`` in the human table.  ``values`` has one entry
+    per row; an entry is a vector when the row is a sample of several classes (xent logits).
+    """
+
+    key: str
+    label: str
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class LossResult:
+    """The per-row terms, the reduced value and the gradient of one loss (or softmax) call.
+
+    ``terms`` is the unreduced loss (``reduction='none'``) whatever reduction was asked;
+    ``value`` is what the reduction gives (an array for ``none`` and for softmax).
+    ``denominator`` is what ``mean`` divided by, and ``denominator_label`` says what it is
+    (``n``, ``N`` or ``Σ w[y]``), since PyTorch's normalisers differ between paths.
+    """
+
+    loss: str
+    reduction: str
+    dtype: str
+    n: int
+    value: Any
+    terms: np.ndarray
+    grad: np.ndarray | None
+    columns: tuple[Column, ...]
+    denominator: float | None = None
+    denominator_label: str = "n"
+    notes: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """How many rows the table, csv and plain ``none`` output have."""
+        return len(self.columns[0].values) if self.columns else 0
+
+    def column(self, key: str) -> Column:
+        for column in self.columns:
+            if column.key == key:
+                return column
+        raise KeyError(key)

@@ -1,0 +1,46 @@
+"""Loading the PyTorch reference cases and comparing with the tolerances the project promises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+GOLDEN_PATH = Path(__file__).resolve().parents[2] / "shared" / "golden" / "torch_cases.json"
+
+# float64 within 1e-12 relative (1e-300 absolute); float32 within 2e-6 relative. Tiny float32
+# losses lose relative precision (semantics.md), so float32 also gets a small absolute floor.
+TOLERANCES = {"float64": dict(rtol=1e-12, atol=1e-300), "float32": dict(rtol=2e-6, atol=1e-8)}
+
+
+def _decode(value):
+    """The golden file writes nan/inf as strings."""
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, str):
+        return float(value)
+    return value
+
+
+def load_cases() -> list[dict]:
+    data = json.loads(GOLDEN_PATH.read_text())
+    for case in data["cases"]:
+        for expected in case["expected"].values():
+            for key in list(expected):
+                expected[key] = _decode(expected[key])
+    return data["cases"]
+
+
+CASES = load_cases()
+
+
+def case_ids(cases):
+    return [case["id"] for case in cases]
+
+
+def assert_matches(actual, expected, dtype: str) -> None:
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}"
+    np.testing.assert_allclose(actual, expected, equal_nan=True, **TOLERANCES[dtype])
