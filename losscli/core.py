@@ -227,7 +227,7 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
     if x.ndim > 2:
         raise DataError(f"input has {x.ndim} dimensions; give a vector or a matrix")
     if not (np.isfinite(temperature) and temperature > 0):
-        raise UsageError(f"temperature must be a positive number, not {temperature!r}")
+        raise UsageError(f"temperature must be a positive number, not {temperature:g}")
     axis = _check_dim(x, dim)
     with np.errstate(all="ignore"):
         scaled = x / x.dtype.type(temperature) if temperature != 1 else x
@@ -240,9 +240,16 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
     columns = [Column("x", "x", x.ravel())]
     if temperature != 1:
         columns.append(Column("x_over_t", f"x/{temperature:g}", scaled.ravel()))
+    finite = scaled[np.isfinite(scaled)]
+    if finite.size == scaled.size and np.all(np.abs(finite) < 700):
+        # e^x itself fits in a float: show the textbook quantities (same shares as the stable form).
+        with np.errstate(all="ignore"):
+            exp, key, label = np.exp(scaled), "exp", "e^x"
+    else:
+        exp, key, label = exp_shifted, "exp_shifted", "e^(x−max)"
     columns += [
-        Column("exp_shifted", "e^(x−max)", exp_shifted.ravel()),
-        Column("sum_exp_shifted", "Σ e^(x−max)", np.broadcast_to(denominator, x.shape).ravel()),
+        Column(key, label, exp.ravel()),
+        Column("sum_" + key, "Σ " + label, np.broadcast_to(exp.sum(axis=axis, keepdims=True), x.shape).ravel()),
         Column("softmax", "softmax", probabilities.ravel()),
     ]
     if log:

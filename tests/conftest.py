@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pytest
+
+from losscli.cli import main
+from losscli.environment import Environment
+
+
+@dataclass
+class Run:
+    status: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*argv: str, stdin: bytes = b"", tty: bool = False, stdin_tty: bool = False) -> Run:
+    """Run losscli in-process with injected streams; ``tty`` makes stdout look like a terminal."""
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(
+        stdin=io.BytesIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=stdin_tty,
+        stdout_isatty=tty,
+        stderr_isatty=False,
+    )
+    status = main(list(argv), env)
+    return Run(status, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
