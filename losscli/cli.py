@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import __version__, core, render
+from . import __version__, core, readers, render
 from .environment import Environment
 from .errors import ExitStatus, LossCliError, UsageError
 from .inputs import is_number, parse_class_names, parse_inline, parse_labels, parse_option_vector
@@ -63,6 +63,27 @@ RowsOption = Annotated[
     int, typer.Option("--rows", min=2, help="Rows the table shows (first and last halves) before eliding.")
 ]
 AllRowsOption = Annotated[bool, typer.Option("--all", help="Show every row in the table.")]
+HeaderOption = Annotated[
+    Optional[bool],
+    typer.Option("--header/--no-header", help="Whether a table's first row names the columns (default: detected).", show_default=False),
+]
+DelimiterOption = Annotated[
+    Optional[str],
+    typer.Option("--delimiter", "-d", help="Field separator of a table: , ; | tab space (default: detected).", show_default=False),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
+
+
+class NanPolicy(str, Enum):
+    propagate = "propagate"
+    raise_ = "raise"
+    omit = "omit"
+
+
+NanPolicyOption = Annotated[
+    NanPolicy,
+    typer.Option("--nan-policy", help="Rows holding nan: keep them (nan result, PyTorch's answer), raise an error, or omit them."),
+]
 
 
 def reject_option_like(value: str | None) -> None:
@@ -71,6 +92,18 @@ def reject_option_like(value: str | None) -> None:
         first = value.replace(";", ",").split(",")[0].split()[0] if value.strip("-") else value
         if not is_number(first):
             raise UsageError(f"no such option: {value} (see '{PROG} --help')")
+
+
+def resolve_format(fmt: Format, env: Environment) -> str:
+    if fmt is Format.auto:
+        return "table" if env.stdout_isatty else "plain"
+    return fmt.value
+
+
+def warn(env: Environment, notes, quiet: bool) -> None:
+    if not quiet:
+        for note in notes:
+            env.warn(note)
 
 
 def emit(
@@ -83,22 +116,38 @@ def emit(
     class_names: list[str] | None = None,
     rows: int = 20,
     all_rows: bool = False,
+    quiet: bool = False,
 ) -> None:
     env: Environment = ctx.obj
-    for note in result.notes:
-        env.warn(note)
-    concrete = fmt.value
-    if fmt is Format.auto:
-        concrete = "table" if env.stdout_isatty else "plain"
+    warn(env, result.notes, quiet)
     render.write(
         result,
-        concrete,
+        resolve_format(fmt, env),
         env.stdout,
         digits=digits,
         show_grad=grad,
         class_names=class_names,
         max_rows=None if all_rows else rows,
     )
+
+
+def table_options(env: Environment, header: bool | None, delimiter: str | None, progress) -> readers.TableOptions:
+    return readers.TableOptions(
+        header=header,
+        delimiter=readers.parse_delimiter(delimiter),
+        on_progress=lambda read: progress.update(bytes_read=read),
+        stdin=env.stdin,
+    )
+
+
+def positional(env: Environment, values: list[str | None], command: str) -> list[str]:
+    """The positionals given; with none, stdin must be a pipe (never wait on a terminal)."""
+    given = [v for v in values if v is not None]
+    for value in given:
+        reject_option_like(value)
+    if not given and env.stdin_isatty:
+        raise UsageError(f"no input: give values or a file, or pipe a table in (see '{PROG} {command} --help')")
+    return given
 
 
 def required(value: str | None, name: str, command: str) -> str:
@@ -150,24 +199,68 @@ def _elementwise_help(spec: core.ElementwiseLoss) -> str:
 def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
     def command(
         ctx: typer.Context,
-        prediction: Annotated[Optional[str], typer.Argument(help="Predictions ŷ: 2,3,4,5", show_default=False)] = None,
-        target: Annotated[Optional[str], typer.Argument(help="Targets y: 4,5,6,7", show_default=False)] = None,
+        prediction: Annotated[Optional[str], typer.Argument(help="Predictions ŷ: 2,3,4,5, a file, or - for stdin", show_default=False)] = None,
+        target: Annotated[Optional[str], typer.Argument(help="Targets y: 4,5,6,7, a file, or - for stdin", show_default=False)] = None,
+        pred_column: Annotated[Optional[str], typer.Option("--pred", help="Prediction column of a table: name or 1-based index.", show_default=False)] = None,
+        target_column: Annotated[Optional[str], typer.Option("--target", help="Target column of a table: name or 1-based index.", show_default=False)] = None,
         reduction: ReductionOption = Reduction.mean,
         grad: GradOption = False,
+        nan_policy: NanPolicyOption = NanPolicy.propagate,
         dtype: DTypeOption = DType.float64,
         fmt: FormatOption = Format.auto,
         digits: DigitsOption = 4,
         rows: RowsOption = 20,
         all_rows: AllRowsOption = False,
+        header: HeaderOption = None,
+        delimiter: DelimiterOption = None,
+        quiet: QuietOption = False,
     ) -> None:
-        reject_option_like(prediction)
-        reject_option_like(target)
-        x = parse_inline(required(prediction, "prediction", spec.name), "prediction", dtype.value)
-        y = parse_inline(required(target, "target", spec.name), "target", dtype.value)
-        result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value)
-        emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows)
+        env: Environment = ctx.obj
+        arguments = positional(env, [prediction, target], spec.name)
+        sources = readers.sources_of(arguments)
+        if len(arguments) == 2 and sources == [None, None]:
+            x = parse_inline(arguments[0], "prediction", dtype.value)
+            y = parse_inline(arguments[1], "target", dtype.value)
+            result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value)
+            emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
+            return
+        sizes = [os.path.getsize(s.path) for s in sources if s is not None and not s.is_stdin]
+        progress = render.Progress(env.stderr, sum(sizes) if sizes and len(sizes) == len([s for s in sources if s]) else None, env.stderr_isatty and not quiet)
+        try:
+            blocks = readers.elementwise_blocks(
+                arguments,
+                sources,
+                lambda text, name: parse_inline(text, name),
+                table_options(env, header, delimiter, progress),
+                pred_column,
+                target_column,
+            )
+            stream_elementwise(env, spec, blocks, progress, reduction=reduction.value, nan_policy=nan_policy.value,
+                               dtype=dtype.value, fmt=resolve_format(fmt, env), grad=grad, digits=digits,
+                               max_rows=None if all_rows else rows, quiet=quiet)
+        finally:
+            progress.close()
 
     app.command(spec.name, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
+
+
+def stream_elementwise(env: Environment, spec, blocks, progress, *, reduction, nan_policy, dtype, fmt, grad, digits, max_rows, quiet) -> None:
+    """Compute block by block; machine formats write rows as they come, the table at the end."""
+    keep = max_rows if fmt == "table" else 0
+    accumulator = core.ElementwiseAccumulator(spec.name, reduction, keep_rows=keep, nan_policy=nan_policy)
+    writer = None if fmt == "table" else render.ElementwiseStreamWriter(fmt, env.stdout, accumulator, show_grad=grad)
+    for prediction, target in blocks:
+        block = accumulator.add(prediction.astype(dtype, copy=False), target.astype(dtype, copy=False))
+        progress.update(rows=accumulator.rows_seen)
+        if writer is not None:
+            writer.block(block)
+    result = accumulator.result()
+    progress.close()
+    warn(env, result.notes, quiet)
+    if writer is not None:
+        writer.finish(result)
+    else:
+        render.write(result, "table", env.stdout, digits=digits, show_grad=grad, max_rows=max_rows)
 
 
 for _spec in core.ELEMENTWISE_LOSSES.values():
@@ -177,19 +270,24 @@ for _spec in core.ELEMENTWISE_LOSSES.values():
 @app.command("xent", context_settings=CONTEXT)
 def xent(
     ctx: typer.Context,
-    logits: Annotated[Optional[str], typer.Argument(help="Logits: C values, or N rows \"1,2,0.5;0.1,-1,3\"", show_default=False)] = None,
-    target: Annotated[Optional[str], typer.Argument(help="Class indices (or names), or probability rows", show_default=False)] = None,
+    logits: Annotated[Optional[str], typer.Argument(help="Logits: C values, N rows \"1,2,0.5;0.1,-1,3\", a file, or -", show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Argument(help="Class indices (or names), probability rows, a file, or -", show_default=False)] = None,
     reduction: ReductionOption = Reduction.mean,
     weight: Annotated[Optional[str], typer.Option("--weight", "-w", help="Per-class weights: 1,2,0.5", show_default=False)] = None,
     ignore_index: Annotated[int, typer.Option("--ignore-index", help="Target value that is skipped.")] = core.DEFAULT_IGNORE_INDEX,
     label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="ε in [0, 1].")] = 0.0,
-    classes: Annotated[Optional[str], typer.Option("--classes", help="Class names for the table: cat,dog,bird", show_default=False)] = None,
+    classes: Annotated[Optional[str], typer.Option("--classes", help="Class names: cat,dog,bird", show_default=False)] = None,
+    target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
+    logits_columns: Annotated[Optional[str], typer.Option("--logits", help="Logit columns of a table: c0,c1,c2 or 2-11.", show_default=False)] = None,
     grad: GradOption = False,
     dtype: DTypeOption = DType.float64,
     fmt: FormatOption = Format.auto,
     digits: DigitsOption = 4,
     rows: RowsOption = 20,
     all_rows: AllRowsOption = False,
+    header: HeaderOption = None,
+    delimiter: DelimiterOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Cross-entropy on logits, as torch.nn.CrossEntropyLoss.
 
@@ -200,31 +298,43 @@ def xent(
     Label smoothing ε mixes each target with the uniform ε/C, as PyTorch does.
 
     Example: losscli xent "1,2,0.5;0.1,-1,3" 1,2   →   (0.4644 + 0.07077) / 2 = 0.2676
+
+    Tables: losscli xent data.csv --target label (the other numeric columns are the logits).
     """
-    for value in (logits, target):
-        reject_option_like(value)
+    env: Environment = ctx.obj
+    arguments = positional(env, [logits, target], "xent")
     class_names = parse_class_names(classes) if classes else None
-    x = parse_inline(required(logits, "logits", "xent"), "logits", dtype.value)
-    y = parse_labels(required(target, "target", "xent"), class_names)
+    progress = render.Progress(env.stderr, None, False)
+    x, y, names = readers.xent_inputs(
+        arguments,
+        readers.sources_of(arguments),
+        table_options(env, header, delimiter, progress),
+        lambda text: parse_inline(text, "logits"),
+        parse_labels,
+        target_column,
+        logits_columns,
+        class_names,
+    )
+    x = x.astype(dtype.value, copy=False)
     w = parse_option_vector(weight, "--weight") if weight is not None else None
     if class_names is not None and len(class_names) != x.shape[-1]:
         raise UsageError(f"--classes names {len(class_names)} classes but the logits have {x.shape[-1]}")
     result = core.cross_entropy(
         x,
-        y.astype(dtype.value) if y.ndim == 2 or y.shape == x.shape else y,
+        y.astype(dtype.value) if y.shape == x.shape else y,
         reduction=reduction.value,
         weight=w,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
     )
-    emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows)
+    emit(ctx, result, fmt, digits=digits, grad=grad, class_names=names, rows=rows, all_rows=all_rows, quiet=quiet)
 
 
 @app.command("softmax", context_settings=CONTEXT)
 def softmax(
     ctx: typer.Context,
-    values: Annotated[Optional[str], typer.Argument(help="A vector 1,2,3,4 or a matrix \"1,2;3,4\"", show_default=False)] = None,
-    dim: Annotated[int, typer.Option("--dim", "-d", help="Axis the probabilities sum to 1 over.")] = -1,
+    values: Annotated[Optional[str], typer.Argument(help="A vector 1,2,3,4, a matrix \"1,2;3,4\", a file, or -", show_default=False)] = None,
+    dim: Annotated[int, typer.Option("--dim", help="Axis the probabilities sum to 1 over.")] = -1,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="T > 0: softmax(x / T).")] = 1.0,
     log: Annotated[bool, typer.Option("--log", help="log-softmax instead.")] = False,
     dtype: DTypeOption = DType.float64,
@@ -232,17 +342,30 @@ def softmax(
     digits: DigitsOption = 4,
     rows: RowsOption = 20,
     all_rows: AllRowsOption = False,
+    header: HeaderOption = None,
+    delimiter: DelimiterOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Softmax (or log-softmax) of a vector or of each row, as torch.softmax, computed stably.
 
     softmax(x)_i = e^(x_i − max) / Σ_j e^(x_j − max)
 
     Example: losscli softmax 1,2,3,4   →   e^1 / (e^1 + e^2 + e^3 + e^4) = 0.03206
+
+    A table (file or stdin) is one row per sample.
     """
-    reject_option_like(values)
-    x = parse_inline(required(values, "input", "softmax"), "input", dtype.value)
+    env: Environment = ctx.obj
+    arguments = positional(env, [values], "softmax")
+    progress = render.Progress(env.stderr, None, False)
+    source = readers.sources_of(arguments)[0] if arguments else None
+    x = readers.matrix_input(
+        arguments[0] if arguments else None,
+        source,
+        table_options(env, header, delimiter, progress),
+        lambda text: parse_inline(text, "input"),
+    ).astype(dtype.value, copy=False)
     result = core.softmax(x, dim=dim, temperature=temperature, log=log)
-    emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows)
+    emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet)
 
 
 # ---------------------------------------------------------------------------------------------

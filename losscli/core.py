@@ -9,7 +9,8 @@ adds its API function, its subcommand and its generic property tests. The formul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -119,6 +120,182 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
 }
 
 
+NAN_POLICIES = ("propagate", "raise", "omit")
+
+
+def check_nan_policy(nan_policy: str) -> None:
+    if nan_policy not in NAN_POLICIES:
+        raise UsageError(f"nan policy must be one of {', '.join(NAN_POLICIES)}, not {nan_policy!r}")
+
+
+@dataclass
+class BlockTerms:
+    """What one block of rows gave: inputs, difference, terms and the gradient (unscaled for mean)."""
+
+    prediction: np.ndarray
+    target: np.ndarray
+    diff: np.ndarray
+    terms: np.ndarray
+    grad: np.ndarray
+    rows: np.ndarray  # 0-based positions of these rows in the whole input
+
+
+class ElementwiseAccumulator:
+    """Reduces an element-wise loss over blocks of rows, so the input never has to fit in memory.
+
+    ``add`` returns each block's terms (for writers that stream them); ``result`` gives the
+    reduced value, summed accurately across blocks (``math.fsum`` of per-block pairwise sums),
+    and keeps the first and last ``keep_rows // 2`` rows for the table (every row when None).
+
+    >>> acc = ElementwiseAccumulator("mse", "mean")
+    >>> _ = acc.add(np.array([2.0, 3.0]), np.array([4.0, 5.0]))
+    >>> _ = acc.add(np.array([4.0, 5.0]), np.array([6.0, 7.0]))
+    >>> float(acc.result().value)
+    4.0
+    """
+
+    def __init__(self, name: str, reduction: str = "mean", *, keep_rows: int | None = None, nan_policy: str = "propagate"):
+        check_reduction(reduction)
+        check_nan_policy(nan_policy)
+        self.spec = ELEMENTWISE_LOSSES[name]
+        self.reduction = reduction
+        self.nan_policy = nan_policy
+        self.keep_rows = keep_rows
+        self.dtype: np.dtype | None = None
+        self.n = 0
+        self.rows_seen = 0
+        self.nan_rows = 0
+        self.first_nan_row: int | None = None
+        self.omitted = 0
+        self._partials: list[float] = []
+        self._head: list[BlockTerms] = []
+        self._tail: list[BlockTerms] = []
+        self._head_rows = 0
+
+    def add(self, prediction, target) -> BlockTerms:
+        prediction = as_float_array(prediction, "prediction")
+        target = as_float_array(target, "target")
+        check_same_shape(prediction, target)
+        dtype = _common_dtype(prediction, target)
+        self.dtype = self.dtype or dtype
+        prediction = prediction.astype(self.dtype, copy=False).ravel()
+        target = target.astype(self.dtype, copy=False).ravel()
+        rows = np.arange(self.rows_seen, self.rows_seen + prediction.size)
+        self.rows_seen += prediction.size
+        missing = np.isnan(prediction) | np.isnan(target)
+        if missing.any():
+            first = int(rows[np.argmax(missing)]) + 1
+            if self.nan_policy == "raise":
+                raise DataError(f"row {first}: nan in the input (--nan-policy raise)")
+            self.first_nan_row = self.first_nan_row or first
+            if self.nan_policy == "omit":
+                self.omitted += int(missing.sum())
+                prediction, target, rows = prediction[~missing], target[~missing], rows[~missing]
+            else:
+                self.nan_rows += int(missing.sum())
+        diff, terms, grad = elementwise_terms(self.spec, prediction, target)
+        block = BlockTerms(prediction, target, diff, terms, grad, rows)
+        self.n += terms.size
+        with np.errstate(all="ignore"):
+            self._partials.append(float(terms.sum(dtype=self.dtype)))
+        self._keep(block)
+        return block
+
+    def _keep(self, block: BlockTerms) -> None:
+        if self.keep_rows is None:
+            self._head.append(block)
+            return
+        head_room = (self.keep_rows + 1) // 2 - self._head_rows
+        if head_room > 0:
+            self._head.append(_slice(block, 0, head_room))
+            self._head_rows += min(head_room, block.terms.size)
+            block = _slice(block, head_room, None)
+        if block.terms.size:
+            self._tail.append(block)
+            # Only the last keep_rows // 2 rows are needed; drop whole older blocks beyond that.
+            while len(self._tail) > 1 and sum(b.terms.size for b in self._tail[1:]) >= self.keep_rows // 2:
+                self._tail.pop(0)
+
+    @property
+    def grad_divisor(self) -> int:
+        """What each row's gradient is divided by once every row is in: n for mean, else 1."""
+        return self.n if self.reduction == "mean" and self.n else 1
+
+    def _as_result(self, kept: BlockTerms, value, grad: np.ndarray, notes=()) -> LossResult:
+        return LossResult(
+            loss=self.spec.name,
+            reduction=self.reduction,
+            dtype=str(self.dtype),
+            n=self.n,
+            value=value,
+            terms=kept.terms,
+            grad=grad,
+            columns=(
+                Column("pred", "ŷ", kept.prediction),
+                Column("target", "y", kept.target),
+                Column("diff", "ŷ−y", kept.diff),
+                Column(self.spec.term_key, self.spec.term_label, kept.terms),
+            ),
+            denominator=float(self.n) if self.reduction == "mean" else None,
+            denominator_label="n",
+            notes=tuple(notes),
+            meta={"shape": (self.n,), "omitted": self.omitted, "rows_in": self.rows_seen},
+            row_numbers=None if kept.terms.size == self.rows_seen else kept.rows,
+        )
+
+    def block_result(self, block: BlockTerms, divide: bool) -> LossResult:
+        """One block's rows as a result (for writers that stream), its gradient divided if asked."""
+        with np.errstate(all="ignore"):
+            grad = block.grad / self.dtype.type(self.grad_divisor) if divide else block.grad
+        return self._as_result(block, None, grad)
+
+    def result(self) -> LossResult:
+        if self.n == 0:
+            raise DataError("no rows to compute on" if not self.omitted else "every row holds nan (all omitted)")
+        dtype = self.dtype
+        blocks = self._head + self._tail
+        if self.keep_rows is not None and self._tail:
+            tail = self.keep_rows // 2
+            joined = _concat(self._tail)
+            blocks = self._head + [_slice(joined, max(joined.terms.size - tail, 0), None)]
+        kept = _concat(blocks)
+        with np.errstate(all="ignore"):
+            total = dtype.type(_accurate_sum(self._partials))
+            if self.reduction == "none":
+                value = kept.terms
+            else:
+                value = total / dtype.type(self.n) if self.reduction == "mean" else total
+            grad = kept.grad / dtype.type(self.grad_divisor)
+        notes = []
+        if self.nan_rows:
+            notes.append(
+                f"{self.nan_rows} row{'s' if self.nan_rows > 1 else ''} hold nan (first: row "
+                f"{self.first_nan_row}), so the result is nan; --nan-policy omit skips them"
+            )
+        return self._as_result(kept, value, grad, notes)
+
+
+_BLOCK_FIELDS = ("prediction", "target", "diff", "terms", "grad", "rows")
+
+
+def _slice(block: BlockTerms, start: int, stop: int | None) -> BlockTerms:
+    return BlockTerms(*(getattr(block, key)[start:stop] for key in _BLOCK_FIELDS))
+
+
+def _concat(blocks: list[BlockTerms]) -> BlockTerms:
+    if not blocks:
+        return BlockTerms(*(np.empty(0) for _ in _BLOCK_FIELDS))
+    return BlockTerms(*(np.concatenate([getattr(b, key) for b in blocks]) for key in _BLOCK_FIELDS))
+
+
+def _accurate_sum(partials: list[float]) -> float:
+    """fsum is exact but raises on inf − inf; then the plain sum gives PyTorch's nan/inf."""
+    try:
+        return math.fsum(partials)
+    except (OverflowError, ValueError):
+        return float(np.sum(partials))
+
+
 def elementwise_terms(spec: ElementwiseLoss, prediction: np.ndarray, target: np.ndarray):
     """The difference, per-element terms and unscaled gradient of ``spec``; arrays already checked."""
     with np.errstate(all="ignore"):
@@ -126,49 +303,26 @@ def elementwise_terms(spec: ElementwiseLoss, prediction: np.ndarray, target: np.
         return diff, spec.term(diff), spec.term_grad(diff)
 
 
-def elementwise_loss(name: str, prediction, target, *, reduction: str = "mean") -> LossResult:
+def elementwise_loss(name: str, prediction, target, *, reduction: str = "mean", nan_policy: str = "propagate") -> LossResult:
     """The element-wise loss ``name`` (a key of ``ELEMENTWISE_LOSSES``) of prediction vs target.
+
+    Shapes must match exactly (no broadcasting); ``none`` keeps the input's shape.
 
     >>> float(elementwise_loss("mse", [2, 3, 4, 5], [4, 5, 6, 7], reduction="sum").value)
     16.0
     """
-    spec = ELEMENTWISE_LOSSES[name]
     check_reduction(reduction)
     prediction = as_float_array(prediction, "prediction")
     target = as_float_array(target, "target")
     check_same_shape(prediction, target)
-    dtype = _common_dtype(prediction, target)
-    prediction, target = prediction.astype(dtype, copy=False), target.astype(dtype, copy=False)
-
-    diff, terms, grad = elementwise_terms(spec, prediction, target)
-    n = terms.size
-    with np.errstate(all="ignore"):
-        if reduction == "none":
-            value = terms
-        else:
-            total = terms.sum(dtype=dtype)
-            value = total / dtype.type(n) if reduction == "mean" else total
-            if reduction == "mean":
-                grad = grad / dtype.type(n)
-    columns = (
-        Column("pred", "ŷ", prediction.ravel()),
-        Column("target", "y", target.ravel()),
-        Column("diff", "ŷ−y", diff.ravel()),
-        Column(spec.term_key, spec.term_label, terms.ravel()),
-    )
-    return LossResult(
-        loss=name,
-        reduction=reduction,
-        dtype=str(dtype),
-        n=n,
-        value=value,
-        terms=terms,
-        grad=grad,
-        columns=columns,
-        denominator=float(n) if reduction == "mean" else None,
-        denominator_label="n",
-        meta={"shape": prediction.shape},
-    )
+    accumulator = ElementwiseAccumulator(name, reduction, nan_policy=nan_policy)
+    accumulator.add(prediction, target)
+    result = accumulator.result()
+    if nan_policy == "omit" or prediction.ndim == 1:
+        return result
+    shape = prediction.shape
+    value = result.value.reshape(shape) if reduction == "none" else result.value
+    return replace(result, value=value, terms=result.terms.reshape(shape), grad=result.grad.reshape(shape), meta={**result.meta, "shape": shape})
 
 
 def l1(prediction, target, *, reduction: str = "mean") -> LossResult:

@@ -1,8 +1,9 @@
-"""Writing a LossResult: the human table (rich) and the machine formats (plain, csv, json).
+"""Writing results: the machine formats (plain, csv, json), whole or streamed, and the dispatch.
 
-This is the only module that prints results. Machine formats are written with ``print``-level
-writes at round-trip precision and never pass through rich; only the table rounds numbers.
-rich is imported only when a table is drawn, so plain output does not pay for it.
+This module and ``table_view`` are the only places that print results. Machine formats are
+written at round-trip precision with plain writes, never through rich. Input read in blocks is
+written as it is computed (plain, csv); what needs the row count first (json, the gradient of
+a mean in csv) is spooled to a temporary file and written at the end, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -10,20 +11,20 @@ from __future__ import annotations
 import csv
 import json
 import math
-from typing import TextIO
+import tempfile
+from typing import Iterator, TextIO
 
 import numpy as np
 
-from .core import ELEMENTWISE_LOSSES
-from .inputs import printable
+from .core import BlockTerms, ElementwiseAccumulator
 from .result import LossResult
+from .table_view import grad_rows, index_headers, index_values, write_table
 
 FORMATS = ("auto", "table", "plain", "json", "csv")
-DERIVATION_TERMS = 6  # longer sums are written as the first few terms, "…", the last one
 
 
 # ---------------------------------------------------------------------------------------------
-# exact numbers (machine formats)
+# exact numbers
 
 
 def exact(value, dtype: str) -> str:
@@ -31,6 +32,12 @@ def exact(value, dtype: str) -> str:
     if dtype == "float32":
         return str(np.float32(value))
     return repr(float(value))
+
+
+def exact_list(values: np.ndarray, dtype: str) -> list[str]:
+    if dtype == "float32":
+        return [str(v) for v in np.asarray(values, dtype=np.float32)]
+    return list(map(repr, np.asarray(values, dtype=np.float64).tolist()))
 
 
 def json_number(value, dtype: str):
@@ -47,8 +54,17 @@ def json_array(values, dtype: str):
     return [json_array(v, dtype) for v in values]
 
 
+def _json_tokens(values: np.ndarray, dtype: str) -> str:
+    """A flat array as the inside of a JSON list: numbers at round-trip precision, null for nan/inf."""
+    finite = np.isfinite(values)
+    tokens = exact_list(values, dtype)
+    if not finite.all():
+        tokens = [t if ok else "null" for t, ok in zip(tokens, finite.tolist())]
+    return ", ".join(tokens)
+
+
 # ---------------------------------------------------------------------------------------------
-# plain, csv, json
+# whole results
 
 
 def write_plain(result: LossResult, out: TextIO) -> None:
@@ -57,75 +73,60 @@ def write_plain(result: LossResult, out: TextIO) -> None:
     if value.ndim == 0:
         out.write(exact(value, result.dtype) + "\n")
     elif value.ndim == 1 and result.loss != "softmax":
-        out.writelines(exact(v, result.dtype) + "\n" for v in value)
+        out.write("".join(t + "\n" for t in exact_list(value, result.dtype)))
     else:
         rows = value.reshape(1, -1) if value.ndim == 1 else value
-        out.writelines("\t".join(exact(v, result.dtype) for v in row) + "\n" for row in rows)
+        out.writelines("\t".join(exact_list(row, result.dtype)) + "\n" for row in rows)
 
 
-def _index_headers(result: LossResult) -> list[str]:
-    shape = result.meta.get("shape", ())
-    if result.loss != "xent" and len(shape) == 2:
-        return ["row", "col"]
-    return ["row"]
+def csv_header(result: LossResult, *, show_grad: bool) -> list[str]:
+    header = index_headers(result)
+    for column in result.columns:
+        values = np.asarray(column.values)
+        header += [f"{column.key}_{c}" for c in range(values.shape[1])] if values.ndim == 2 else [column.key]
+    if show_grad and result.grad is not None:
+        grad = grad_rows(result)
+        header += [f"grad_{c}" for c in range(grad.shape[1])] if grad.ndim == 2 else ["grad"]
+    return header
 
 
-def _index_values(result: LossResult, i: int) -> list[int]:
-    shape = result.meta.get("shape", ())
-    if result.loss != "xent" and len(shape) == 2:
-        return [i // shape[1] + 1, i % shape[1] + 1]
-    return [i + 1]
-
-
-def _grad_rows(result: LossResult) -> np.ndarray:
-    grad = np.asarray(result.grad)
-    return grad.reshape(result.rows, -1) if result.loss == "xent" else grad.reshape(-1)
+def csv_rows(result: LossResult, *, show_grad: bool) -> Iterator[list]:
+    """The rows the columns hold, every number exact; the row index from ``row_numbers``."""
+    cells = []
+    for column in result.columns:
+        values = np.asarray(column.values)
+        if values.dtype.kind in "iu":
+            cells.append([[str(v)] for v in values.tolist()])
+        elif values.ndim == 2:
+            cells.append([exact_list(row, result.dtype) for row in values])
+        else:
+            cells.append([[t] for t in exact_list(values, result.dtype)])
+    if show_grad and result.grad is not None:
+        grad = grad_rows(result)
+        cells.append([exact_list(row, result.dtype) for row in grad] if grad.ndim == 2 else [[t] for t in exact_list(grad, result.dtype)])
+    for i in range(result.rows):
+        row = index_values(result, i)
+        for column_cells in cells:
+            row += column_cells[i]
+        yield row
 
 
 def write_csv(result: LossResult, out: TextIO, *, show_grad: bool = False) -> None:
     """One row per element (per sample for xent), a header, every number at full precision."""
     writer = csv.writer(out, lineterminator="\n")
-    header = _index_headers(result)
-    cells = []
-    for column in result.columns:
-        values = np.asarray(column.values)
-        if values.ndim == 2:
-            header += [f"{column.key}_{c}" for c in range(values.shape[1])]
-        else:
-            header.append(column.key)
-        cells.append(values)
-    if show_grad and result.grad is not None:
-        grad = _grad_rows(result)
-        header += [f"grad_{c}" for c in range(grad.shape[1])] if grad.ndim == 2 else ["grad"]
-        cells.append(grad)
-    writer.writerow(header)
-    for i in range(result.rows):
-        row = _index_values(result, i)
-        for values in cells:
-            cell = values[i]
-            if np.ndim(cell):
-                row += [exact(v, result.dtype) for v in cell]
-            elif values.dtype.kind in "iu":
-                row.append(int(cell))
-            else:
-                row.append(exact(cell, result.dtype))
-        writer.writerow(row)
+    writer.writerow(csv_header(result, show_grad=show_grad))
+    writer.writerows(csv_rows(result, show_grad=show_grad))
 
 
-def to_json(result: LossResult, *, show_grad: bool = False) -> dict:
-    document = {
-        "loss": result.loss,
-        "reduction": result.reduction,
-        "dtype": result.dtype,
-        "n": result.n,
-        "value": json_array(result.value, result.dtype),
-        "terms": json_array(result.terms, result.dtype),
-    }
+def _json_head(result: LossResult) -> dict:
+    return {"loss": result.loss, "reduction": result.reduction, "dtype": result.dtype, "n": result.n}
+
+
+def _json_tail(result: LossResult) -> dict:
+    document = {}
     if result.denominator is not None:
         document["denominator"] = json_number(result.denominator, "float64")
         document["denominator_is"] = result.denominator_label
-    if show_grad and result.grad is not None:
-        document["grad"] = json_array(result.grad, result.dtype)
     meta = result.meta
     if result.loss == "xent":
         document["target_kind"] = meta["target_kind"]
@@ -135,195 +136,26 @@ def to_json(result: LossResult, *, show_grad: bool = False) -> dict:
         document["label_smoothing"] = meta["label_smoothing"]
     if result.loss == "softmax":
         document.update(dim=meta["dim"], temperature=meta["temperature"], log=meta["log"])
+    if meta.get("omitted") is not None:
+        document["omitted"] = meta["omitted"]
     if result.notes:
         document["notes"] = list(result.notes)
+    return document
+
+
+def to_json(result: LossResult, *, show_grad: bool = False) -> dict:
+    document = _json_head(result)
+    document["value"] = json_array(result.value, result.dtype)
+    document["terms"] = json_array(result.terms, result.dtype)
+    if show_grad and result.grad is not None:
+        document["grad"] = json_array(result.grad, result.dtype)
+    document.update(_json_tail(result))
     return document
 
 
 def write_json(result: LossResult, out: TextIO, *, show_grad: bool = False) -> None:
     json.dump(to_json(result, show_grad=show_grad), out, ensure_ascii=False, allow_nan=False)
     out.write("\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# the human table
-
-
-def rounded(value, digits: int) -> str:
-    """A number for reading: ``digits`` significant digits, no trailing zeros."""
-    value = float(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    text = f"{value:.{digits}g}"
-    return "0" if text == "-0" else text
-
-
-def _operand(value, digits: int) -> str:
-    """A number written after a minus sign: negatives get parentheses, ``2−(-4)``."""
-    text = rounded(value, digits)
-    return f"({text})" if text.startswith("-") else text
-
-
-def _abbreviated(terms: list[str], total: int) -> list[str]:
-    if total <= DERIVATION_TERMS:
-        return terms
-    return terms[:3] + ["…"] + terms[-1:]
-
-
-def _pick(n: int) -> list[int]:
-    """Which of ``n`` terms a derivation line writes out."""
-    return list(range(n)) if n <= DERIVATION_TERMS else [0, 1, 2, n - 1]
-
-
-def derivation(result: LossResult, digits: int) -> str | None:
-    """The reduction written as a person checks it by hand, e.g. ``(|2−4| + |3−5|) / 2 = 2``."""
-    if result.loss == "softmax":
-        return _softmax_derivation(result, digits)
-    if result.reduction == "none":
-        return None
-    value = rounded(result.value, digits)
-    if result.loss in ELEMENTWISE_LOSSES:
-        spec = ELEMENTWISE_LOSSES[result.loss]
-        pred, target = result.column("pred").values, result.column("target").values
-        terms = [
-            spec.hand_term.format(pred=rounded(pred[i], digits), target=_operand(target[i], digits))
-            for i in _pick(result.n)
-        ]
-        opening, closing = spec.hand_group
-        body = opening + " + ".join(_abbreviated(terms, result.n)) + closing
-        if result.reduction == "mean":
-            return f"{body} / {result.n} = {value}"
-        return f"{body} = {value}"
-    return _xent_derivation(result, digits, value)
-
-
-def _xent_derivation(result: LossResult, digits: int, value: str) -> str:
-    terms = result.terms
-    kept = np.arange(result.n)
-    if result.meta["target_kind"] == "index":
-        kept = np.flatnonzero(result.column("target").values != result.meta["ignore_index"])
-    if kept.size == 0:
-        total = "0"
-    else:
-        shown = [rounded(terms[kept[i]], digits) for i in _pick(kept.size)]
-        total = " + ".join(_abbreviated(shown, kept.size))
-        total = f"({total})" if kept.size > 1 and result.reduction == "mean" else total
-    if result.reduction == "sum":
-        return f"{total} = {value}"
-    if result.denominator_label == "Σ w[y]":
-        w_y = result.column("weight").values
-        shown = [rounded(w_y[kept[i]], digits) for i in _pick(kept.size)]
-        weights = " + ".join(_abbreviated(shown, kept.size))
-        return f"{total} / ({weights}) = {value}   (weighted mean: divided by Σ w[y], as PyTorch)"
-    return f"{total} / {rounded(result.denominator, digits)} = {value}"
-
-
-def _softmax_derivation(result: LossResult, digits: int) -> str:
-    """The first output element of the first slice along ``dim``, written out."""
-    scaled = np.asarray(result.meta["scaled"])
-    dim = result.meta["dim"]
-    first = np.moveaxis(scaled, dim, -1).reshape(-1, scaled.shape[dim])[0]
-    overflow = np.any(np.abs(first[np.isfinite(first)]) > 700)
-    top = np.max(first)
-
-    def power(x) -> str:
-        if overflow:
-            return f"e^({rounded(x, digits)}−{_operand(top, digits)})"
-        return f"e^{_operand(x, digits)}"
-
-    shown = [power(first[i]) for i in _pick(first.size)]
-    denominator = " + ".join(_abbreviated(shown, first.size))
-    value = np.moveaxis(np.asarray(result.value), dim, -1).reshape(-1, scaled.shape[dim])[0][0]
-    if result.meta["log"]:
-        head = f"({rounded(first[0], digits)}−{_operand(top, digits)})" if overflow else rounded(first[0], digits)
-        return f"{head} − log({denominator}) = {rounded(value, digits)}"
-    return f"{power(first[0])} / ({denominator}) = {rounded(value, digits)}"
-
-
-def _cell(values: np.ndarray, i: int, digits: int, labels: list[str] | None = None) -> str:
-    cell = values[i]
-    if np.ndim(cell):
-        return "[" + ", ".join(rounded(v, digits) for v in cell) + "]"
-    if labels is not None and values.dtype.kind in "iu" and 0 <= cell < len(labels):
-        return f"{cell} {printable(labels[cell])}"
-    if values.dtype.kind in "iu":
-        return str(int(cell))
-    return rounded(cell, digits)
-
-
-def shown_rows(total: int, limit: int | None) -> tuple[list[int], int]:
-    """The rows a table draws, head and tail, and how many it leaves out between them."""
-    if limit is None or total <= limit:
-        return list(range(total)), 0
-    head = (limit + 1) // 2
-    tail = limit - head
-    return list(range(head)) + list(range(total - tail, total)), total - limit
-
-
-def write_table(
-    result: LossResult,
-    out: TextIO,
-    *,
-    digits: int = 4,
-    show_grad: bool = False,
-    class_names: list[str] | None = None,
-    max_rows: int | None = 20,
-    color: bool | None = None,
-) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console(file=out, highlight=False, markup=False, emoji=False, no_color=color is False)
-    softmax_name = "log-softmax" if result.meta.get("log") else "softmax"
-    name = {"xent": "cross-entropy", "softmax": softmax_name}.get(result.loss, result.loss.upper())
-    caption = f"{name}, reduction={result.reduction}, {result.dtype}"
-    if result.loss == "softmax":
-        caption = f"{name} over dim {result.meta['dim']}, {result.dtype}"
-    table = Table(title=Text(caption), title_justify="left", show_edge=True)
-    index_headers = _index_headers(result)
-    for header in index_headers:
-        table.add_column(Text(header), justify="right", style="dim")
-    for column in result.columns:
-        table.add_column(Text(column.label), justify="right")
-    grad = _grad_rows(result) if show_grad and result.grad is not None else None
-    if grad is not None:
-        table.add_column(Text("∂loss/∂ŷ" if result.loss != "xent" else "∂loss/∂x"), justify="right")
-
-    rows, hidden = shown_rows(result.rows, max_rows)
-    for position, i in enumerate(rows):
-        if hidden and position == len(rows) - (len(rows) // 2):
-            table.add_row(*[Text("⋮")] * len(table.columns))
-        cells = [str(v) for v in _index_values(result, i)]
-        for column in result.columns:
-            labels = class_names if column.key == "target" and result.loss == "xent" else None
-            cells.append(_cell(np.asarray(column.values), i, digits, labels))
-        if grad is not None:
-            cells.append(_cell(grad, i, digits))
-        table.add_row(*map(Text, cells))
-    if result.reduction != "none":
-        footer = [Text(result.reduction, style="bold")] + [Text("")] * (len(table.columns) - 1)
-        footer[len(index_headers) + len(result.columns) - 1] = Text(rounded(result.value, digits), style="bold")
-        table.add_section()
-        table.add_row(*footer)
-    console.print(table)
-    if hidden:
-        console.print(Text(f"⋮ {hidden} more rows ({result.rows} in all; --all shows every row)"))
-    line = derivation(result, digits)
-    if line:
-        console.print(Text(line), soft_wrap=True)
-    if result.loss == "xent" and result.reduction == "mean":
-        console.print(Text(_xent_normaliser_note(result)), style="dim", soft_wrap=True)
-
-
-def _xent_normaliser_note(result: LossResult) -> str:
-    if result.denominator_label == "Σ w[y]":
-        return "mean divides by Σ w[y] over the non-ignored targets (PyTorch's weighted mean), not by N"
-    if result.denominator_label == "N":
-        return "probability targets: mean divides by N, the number of samples (weights or not)"
-    return "mean divides by the number of non-ignored targets"
 
 
 def write(
@@ -336,7 +168,7 @@ def write(
     class_names: list[str] | None = None,
     max_rows: int | None = 20,
 ) -> None:
-    """Write ``result`` in ``fmt`` (``auto`` must already be resolved to a concrete format)."""
+    """Write a whole ``result`` in ``fmt`` (``auto`` already resolved to a concrete format)."""
     if fmt == "plain":
         write_plain(result, out)
     elif fmt == "csv":
@@ -344,7 +176,154 @@ def write(
     elif fmt == "json":
         write_json(result, out, show_grad=show_grad)
     else:
-        write_table(
-            result, out, digits=digits, show_grad=show_grad, class_names=class_names, max_rows=max_rows
-        )
+        write_table(result, out, digits=digits, show_grad=show_grad, class_names=class_names, max_rows=max_rows)
 
+
+# ---------------------------------------------------------------------------------------------
+# streamed element-wise results
+
+
+class _Spool:
+    """Blocks of arrays parked in a temporary file, to be read back once the row count is known."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.blocks = 0
+
+    def add(self, *arrays: np.ndarray) -> None:
+        for array in arrays:
+            np.save(self.file, array, allow_pickle=False)
+        self.blocks += 1
+
+    def replay(self, count: int) -> Iterator[list[np.ndarray]]:
+        self.file.seek(0)
+        for _ in range(self.blocks):
+            yield [np.load(self.file, allow_pickle=False) for _ in range(count)]
+
+
+class ElementwiseStreamWriter:
+    """Writes an element-wise loss over blocks: rows as they come, the reduction at the end."""
+
+    def __init__(self, fmt: str, out: TextIO, accumulator: ElementwiseAccumulator, *, show_grad: bool) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.accumulator = accumulator
+        self.show_grad = show_grad
+        self.needs_count = fmt == "json" or (fmt == "csv" and show_grad and accumulator.reduction == "mean")
+        self.spool = _Spool() if self.needs_count else None
+        self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        self.started = False
+
+    def block(self, block: BlockTerms) -> None:
+        if self.spool is not None:
+            self.spool.add(block.prediction, block.target, block.diff, block.terms, block.grad, block.rows)
+        elif self.fmt == "plain" and self.accumulator.reduction == "none":
+            self.out.write("".join(t + "\n" for t in exact_list(block.terms, str(block.terms.dtype))))
+        elif self.fmt == "csv":
+            self._csv_block(block, divide=False)
+
+    def _csv_block(self, block: BlockTerms, divide: bool) -> None:
+        result = self.accumulator.block_result(block, divide)
+        if not self.started:
+            self.csv.writerow(csv_header(result, show_grad=self.show_grad))
+            self.started = True
+        self.csv.writerows(csv_rows(result, show_grad=self.show_grad))
+
+    def finish(self, result: LossResult) -> None:
+        if self.fmt == "plain" and result.reduction != "none":
+            write_plain(result, self.out)
+        elif self.fmt == "csv":
+            if self.spool is not None:
+                for arrays in self.spool.replay(6):
+                    self._csv_block(BlockTerms(*arrays), divide=True)
+            if not self.started:  # every row omitted: still a header
+                self.csv.writerow(csv_header(result, show_grad=self.show_grad))
+        elif self.fmt == "json":
+            self._json(result)
+
+    def _json(self, result: LossResult) -> None:
+        dtype = result.dtype
+        out = self.out
+        head = json.dumps(_json_head(result), ensure_ascii=False)[:-1]
+        out.write(head)
+
+        def stream_list(key: str, index: int, divisor: int = 1) -> None:
+            out.write(f', "{key}": [')
+            first = True
+            for arrays in self.spool.replay(6):
+                with np.errstate(all="ignore"):
+                    values = arrays[index] / arrays[index].dtype.type(divisor)
+                if values.size:
+                    out.write(("" if first else ", ") + _json_tokens(values, dtype))
+                    first = False
+            out.write("]")
+
+        if result.reduction == "none":
+            stream_list("value", 3)
+        else:
+            out.write(f', "value": {json.dumps(json_number(result.value, dtype))}')
+        stream_list("terms", 3)
+        if self.show_grad:
+            stream_list("grad", 4, self.accumulator.grad_divisor)
+        tail = _json_tail(result)
+        if tail:
+            out.write(", " + json.dumps(tail, ensure_ascii=False)[1:-1])
+        out.write("}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+
+
+class Progress:
+    """A progress bar on stderr for long reads: terminal only, after a second, gone when done."""
+
+    DELAY = 1.0
+
+    def __init__(self, stderr: TextIO, total_bytes: int | None, enabled: bool) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self.enabled = enabled
+        self.stderr = stderr
+        self.total = total_bytes
+        self.bytes = 0
+        self.rows = 0
+        self._bar = None
+        self._task = None
+
+    def update(self, bytes_read: int | None = None, rows: int | None = None) -> None:
+        if bytes_read is not None:
+            self.bytes = bytes_read
+        if rows is not None:
+            self.rows = rows
+        if not self.enabled:
+            return
+        if self._bar is None:
+            if self._clock() - self._start < self.DELAY:
+                return
+            self._open()
+        self._bar.update(self._task, completed=self.bytes, rows=self.rows)
+
+    def _open(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress as Bar, TextColumn, TransferSpeedColumn
+
+        console = Console(file=self.stderr)
+        self._bar = Bar(
+            TextColumn("reading"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
+            console=console,
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("read", total=self.total, rows=self.rows)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

@@ -43,11 +43,19 @@ class LossResult:
     denominator_label: str = "n"
     notes: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    # For input read in blocks only some rows are kept (head and tail, for the table): their
+    # 0-based positions. None means the columns hold every row.
+    row_numbers: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
-        """How many rows the table, csv and plain ``none`` output have."""
+        """How many rows the columns hold (all of them, or the kept head and tail)."""
         return len(self.columns[0].values) if self.columns else 0
+
+    @property
+    def total_rows(self) -> int:
+        """How many rows the input had: the table's "N in all"."""
+        return self.n if self.loss != "softmax" or not self.columns else self.rows
 
     def column(self, key: str) -> Column:
         for column in self.columns:

@@ -1,0 +1,275 @@
+"""Benchmark losscli against public baselines, side by side, in one run.
+
+Each command runs in a fresh process; wall = time.perf_counter around subprocess.run,
+peak RSS = "Maximum resident set size" from /usr/bin/time -v; median of N runs.
+  1. latency of `losscli mse 2,3,4,5 4,5,6,7 --format plain` vs the floor (hello_typer.py,
+     a hello-world Typer app importing numpy) and the PyTorch one-liner if torch imports;
+  2. throughput on 1M and 10M-row CSVs: `losscli mse FILE --format plain` vs awk (and mlr),
+     wall and peak RSS as ratios to awk; losscli's value must match awk's to 1e-9 relative;
+  3. memory growth: losscli's peak RSS at 10M vs 30M rows (only with --big);
+  4. `--format table` vs `--format plain` on the 10M-row file;
+  5. LOSSCLI_READER=numpy vs the default reader, labelled by line 2 of `losscli --version`.
+A command that exits non-zero shows up as "failed: <first stderr line>".
+Data is generated once into benchmarks/data/ (numpy, fixed seed) and reused.
+
+Run:  make bench                              # or: .venv/bin/python benchmarks/bench.py
+      make bench BENCH_ARGS="--big --write"   # + 30M rows; rewrite RESULTS.md, keeping notes
+Flags: --runs N (both counts), --latency-runs N (5), --throughput-runs N (3), --big, --write.
+"""
+import argparse, datetime, json, os, platform, shlex, shutil, statistics, subprocess, sys, tempfile, time
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+LOSSCLI = str(Path(sys.executable).parent / "losscli")  # .venv/bin/losscli under `make bench`
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+MARKER = "<!-- notes -->"
+# The awk baseline; printf %.17g instead of print (OFMT %.6g) so values can be compared to 1e-9.
+AWK = r'NR>1{d=$1-$2;s+=d*d} END{printf "%.17g\n", s/(NR-1)}'
+MLR = "d=$y_hat-$y; @s+=d*d; @n+=1; end{print @s/@n}"
+TORCH = ("import torch; print(torch.nn.functional.mse_loss("
+         "torch.tensor([2.,3,4,5]), torch.tensor([4.,5,6,7])).item())")
+HELLO = ('"""Latency floor for benchmarks/bench.py: a one-command Typer app that imports numpy."""\n'
+         "import typer, numpy  # noqa: E401, F401\n\napp = typer.Typer()\n\n\n@app.command()\n"
+         'def hello():\n    print("hello")\n\n\nif __name__ == "__main__":\n    app()\n')
+
+
+@dataclass
+class Result:
+    wall: float | None = None  # median seconds
+    rss: float | None = None   # median peak RSS, KiB
+    out: str = ""              # stdout of the last run
+    error: str = ""            # "failed: ..." when the command exited non-zero
+
+    ok = property(lambda self: not self.error)
+
+
+def first_line(text):
+    """First non-blank line (last, for a traceback), minus rich's box drawing and data paths."""
+    lines = [l.strip(" \t│┃╭╮╰╯─━") for l in text.splitlines() if l.strip(" \t│┃╭╮╰╯─━")] or [""]
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]  # a traceback's last line says why
+    return line.replace(f"{DATA}/", "")[:100]
+
+
+def sh(cmd, **kw):
+    """subprocess.run capturing text; a missing program becomes exit status 127, not an exception."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, **kw)
+    except OSError as e:
+        return subprocess.CompletedProcess(cmd, 127, "", f"{cmd[0]}: {e.strerror}")
+
+
+def measure(cmd, runs, env=None, latency=False):
+    """Median wall and peak RSS over `runs` runs of cmd; a failure stops it and is returned.
+
+    Throughput: every run is under /usr/bin/time -v (its ~10 ms are noise at that scale).
+    Latency: one warm-up run under /usr/bin/time gives the RSS; the timed runs are bare.
+    """
+    env = {**os.environ, **(env or {})}
+    walls, rss = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "time.txt"
+        for i in range(runs + latency):
+            wrap = [TIME, "-v", "-o", str(report)] if TIME and (i == 0 or not latency) else []
+            t0 = time.perf_counter()
+            p = sh(wrap + list(cmd), env=env)
+            wall = time.perf_counter() - t0
+            if p.returncode != 0:
+                why = first_line(p.stderr) or first_line(p.stdout) or f"exit status {p.returncode}"
+                return Result(error=f"failed: {why}")
+            if not (latency and i == 0):
+                walls.append(wall)
+            for line in report.read_text().splitlines() if wrap else []:
+                if "Maximum resident set size" in line:
+                    rss.append(int(line.rsplit(":", 1)[1]))
+    return Result(statistics.median(walls), statistics.median(rss) if rss else None, p.stdout.strip())
+
+
+def hyperfine(cmd, runs):
+    """Median seconds from hyperfine (no shell), or an error string."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "hf.json"
+        p = sh(["hyperfine", "-N", "--warmup", "1", "--runs", str(max(runs, 2)),
+                "--export-json", str(out), shlex.join(cmd)])
+        if p.returncode != 0:
+            return f"failed: {first_line(p.stderr)}"
+        return f"{json.loads(out.read_text())['results'][0]['median'] * 1e3:.0f} ms"
+
+
+def dataset(rows, seed=0):
+    """benchmarks/data/mse_<N>M.csv: ~75% values like 0.1234, the rest full repr floats."""
+    path = DATA / f"mse_{rows // 1_000_000}M.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(exist_ok=True)
+    print(f"generating {path.relative_to(HERE.parent)} ...", file=sys.stderr, flush=True)
+    rng, tmp = np.random.default_rng(seed), path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        f.write("y_hat,y\n")
+        for start in range(0, rows, 1_000_000):  # chunked: the 1M file is a prefix of the 10M one
+            n = min(1_000_000, rows - start)
+            y = rng.random(n)
+            y_hat = y + rng.normal(0, 0.1, n)
+            short = (rng.random(n) < 0.75).tolist()
+            cols = [[f"{x:.4f}" if s else repr(x) for x, s in zip(v.tolist(), short)] for v in (y_hat, y)]
+            f.write("\n".join(map(",".join, zip(*cols))) + "\n")
+    tmp.replace(path)  # an interrupted run never leaves a half-written file to be reused
+    return path
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+               platform.processor() or "unknown")
+    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    git = sh(["git", "describe", "--always", "--dirty"], cwd=HERE)
+    awk = os.path.basename(os.path.realpath(shutil.which("awk") or "awk"))
+    return "\n".join([
+        f"- {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu}, {mem / 2**20:.1f} GiB RAM",
+        f"- Python {platform.python_version()}, numpy {np.__version__}, {platform.platform()}, awk = {awk}",
+        f"- {first_line(version())} at commit {git.stdout.strip() or 'unknown'}",
+        f"- {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min) at start"])
+
+
+def version(env=None):
+    p = sh([LOSSCLI, "--version"], env={**os.environ, **(env or {})})
+    return p.stdout if p.returncode == 0 else f"failed: {first_line(p.stderr)}"
+
+
+def label(text):
+    return (text.splitlines()[1:2] or ["(no reader line in --version)"])[0].strip()
+
+
+def table(header, rows):
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(str(c).replace("|", r"\|") for c in r) + " |" for r in rows])
+
+
+def wall(r):
+    return r.error or (f"{r.wall * 1e3:.0f} ms" if r.wall < 1 else f"{r.wall:.2f} s")
+
+
+def mb(r):
+    return f"{r.rss / 1024:.0f} MB" if r.ok and r.rss else "n/a"
+
+
+def ratio(a, b, key="wall"):
+    x, y = getattr(a, key), getattr(b, key)
+    return f"{x / y:.2f}×" if a.ok and b.ok and x and y else "n/a"
+
+
+def agreement(ours, ref):
+    try:
+        a, b = float(ours.out.split()[0]), float(ref.out.split()[0])
+    except (IndexError, ValueError):
+        return f"n/a (losscli: {ours.error or ours.out[:40]!r})"
+    rel = abs(a - b) / abs(b) if b else abs(a)
+    return f"losscli {a!r}, awk {b!r}, rel. diff {rel:.1e} → {'agree' if rel <= 1e-9 else 'DISAGREE'}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, help="runs per command for every section (overrides the two below)")
+    ap.add_argument("--latency-runs", type=int, default=5)
+    ap.add_argument("--throughput-runs", type=int, default=3)
+    ap.add_argument("--big", action="store_true", help="also generate and run 30M rows (memory growth)")
+    ap.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md, keeping notes")
+    args = ap.parse_args()
+    lat_n = args.runs or args.latency_runs
+    tp_n = args.runs or args.throughput_runs
+    parts = []
+
+    def emit(text):
+        parts.append(text)
+        print(text + "\n", flush=True)
+
+    emit("# losscli benchmarks\n\n" + machine() + f"\n\nMedian of {lat_n} runs (latency) and {tp_n} "
+         "(throughput); wall = perf_counter around subprocess.run; peak RSS from `/usr/bin/time -v` "
+         "(throughput runs under it; latency: from a warm-up run under it, timed runs bare).")
+
+    # 1. latency
+    hello = HERE / "hello_typer.py"
+    if not hello.exists() or hello.read_text() != HELLO:
+        hello.write_text(HELLO)
+    FLOOR, TORCH_ = "floor: hello Typer + numpy", "PyTorch one-liner"
+    OURS = "losscli mse 2,3,4,5 4,5,6,7 --format plain"
+    cmds = {FLOOR: [sys.executable, str(hello)], TORCH_: [sys.executable, "-c", TORCH],
+            OURS: [LOSSCLI, "mse", "2,3,4,5", "4,5,6,7", "--format", "plain"]}
+    res = {k: measure(c, lat_n, latency=True) for k, c in cmds.items() if k != TORCH_ or find_spec("torch")}
+    torch = res.setdefault(TORCH_, Result(error="skipped: torch not importable in the venv"))
+    floor, ours = res[FLOOR], res[OURS]
+    hf = shutil.which("hyperfine") is not None
+    rows = [[k, wall(r), mb(r), ratio(r, floor), r.out[:20]]
+            + ([hyperfine(cmds[k], lat_n) if r.ok else ""] if hf else []) for k, r in res.items()]
+    emit("## 1. Latency (inline input)\n\n" + table(
+        ["command", "wall", "peak RSS", "vs floor", "output"] + (["hyperfine median"] if hf else []), rows)
+        + f"\n\nlosscli / floor = **{ratio(ours, floor)}**; torch / losscli = **{ratio(torch, ours)}**"
+        + ("" if torch.ok else f" ({torch.error})"))
+
+    # 2. throughput
+    tools = {"losscli": lambda f: [LOSSCLI, "mse", str(f), "--format", "plain"],
+             "awk": lambda f: ["awk", "-F,", AWK, str(f)]}
+    if shutil.which("mlr"):
+        tools["mlr"] = lambda f: ["mlr", "--icsv", "put", "-q", MLR, str(f)]
+    sizes = {"1M": 1_000_000, "10M": 10_000_000} | ({"30M": 30_000_000} if args.big else {})
+    files = {k: dataset(n) for k, n in sizes.items()}
+    tp, rows, checks = {}, [], []
+    for size in ("1M", "10M"):
+        tp[size] = {name: measure(cmd(files[size]), tp_n) for name, cmd in tools.items()}
+        awk = tp[size]["awk"]
+        rows += [[size, name, wall(r), mb(r), ratio(r, awk), ratio(r, awk, "rss"), r.out[:24]]
+                 for name, r in tp[size].items()]
+        checks.append(f"- {size}: {agreement(tp[size]['losscli'], awk)}")
+    missing = [t for t in ("mlr", "datamash", "hyperfine") if not shutil.which(t)]
+    emit("## 2. Throughput: mean((y_hat-y)²) over a CSV file\n\n" + table(
+        ["rows", "tool", "wall", "peak RSS", "wall vs awk", "RSS vs awk", "printed"], rows)
+        + "\n\nValue check (1e-9 relative):\n" + "\n".join(checks)
+        + f"\n\nawk program: `{AWK}`. datamash has no per-row arithmetic, so it has no one-command"
+        " equivalent and is not measured." + (f" Not installed: {', '.join(missing)}." if missing else ""))
+
+    # 3. memory growth
+    if args.big:
+        big = {name: measure(cmd(files["30M"]), tp_n) for name, cmd in tools.items()}
+        rows = [[name, mb(ten), mb(r), ratio(r, ten, "rss"), wall(r),
+                 f"{(r.rss - ten.rss) * 1024 / 20e6:.1f}" if r.rss and ten.rss else "n/a"]
+                for name, r in big.items() for ten in [tp["10M"][name]]]
+        emit("## 3. Memory growth: 10M → 30M rows\n\n" + table(
+            ["tool", "peak RSS 10M", "peak RSS 30M", "30M / 10M", "wall 30M", "extra bytes per row"], rows)
+            + "\n\nA reader that holds only the parsed floats needs ~16 bytes per row (two float64).")
+    else:
+        emit("## 3. Memory growth: 10M → 30M rows\n\nSkipped: run with `--big`.")
+
+    # 4. table vs plain
+    plain = tp["10M"]["losscli"]
+    tab = measure([LOSSCLI, "mse", str(files["10M"]), "--format", "table"], tp_n)
+    emit("## 4. Table view of the 10M-row file\n\n" + table(
+        ["format", "wall", "peak RSS", "vs plain"],
+        [[fmt, wall(r), mb(r), ratio(r, plain)] for fmt, r in (("plain", plain), ("table", tab))]))
+
+    # 5. reader selection
+    default, numpy_ = label(version()), label(version({"LOSSCLI_READER": "numpy"}))
+    rows = []
+    for size in ("1M", "10M"):
+        alt = measure(tools["losscli"](files[size]), tp_n, env={"LOSSCLI_READER": "numpy"})
+        d = tp[size]["losscli"]
+        rows += [[size, f"default: {default}", wall(d), mb(d), ratio(d, d), d.out[:24]],
+                 [size, f"LOSSCLI_READER=numpy: {numpy_}", wall(alt), mb(alt), ratio(alt, d), alt.out[:24]]]
+    emit("## 5. Reader selection (LOSSCLI_READER)\n\n" + table(
+        ["rows", "reader", "wall", "peak RSS", "vs default", "printed"], rows)
+        + ("\n\n`losscli --version` reports the same reader either way, so the variable may be unsupported."
+           if default == numpy_ else ""))
+
+    if args.write:
+        out = HERE / "RESULTS.md"
+        old = out.read_text() if out.exists() else ""
+        notes = old[old.index(MARKER):] if MARKER in old else MARKER + "\n"
+        out.write_text("\n\n".join(parts) + "\n\n" + notes)
+        print(f"wrote {out.relative_to(HERE.parent)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,603 @@
+"""Reading numeric tables from files and stdin: sources, format detection, columns, blocks.
+
+A table is read in blocks of about ``BLOCK_BYTES`` so that a file never has to fit in memory.
+Each block is parsed by numpy's C ``loadtxt``; when that fails, the block is parsed again line
+by line only to name the file, line and column at fault (``results.csv:1043: column "y_hat":
+'12,5' is not a number``). Formats tolerated: UTF-8 BOM, CRLF, blank lines, ``#`` comments,
+quoted numbers, spaces around fields, gzip (by content, not by name).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import gzip
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator
+
+import numpy as np
+
+from .errors import DataError, UsageError
+from .inputs import is_number, printable
+
+BLOCK_BYTES = 1 << 20
+MAX_LINE_BYTES = 64 << 20  # a "line" longer than this is not a table row
+SAMPLE_LINES = 50  # lines looked at to detect the delimiter and the numeric columns
+DELIMITERS = {",": ",", "\t": "\t", ";": ";", "|": "|"}
+DELIMITER_NAMES = {
+    "comma": ",",
+    "tab": "\t",
+    "\\t": "\t",
+    "semicolon": ";",
+    "pipe": "|",
+    "space": None,
+    "whitespace": None,
+}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a table comes from: a path, or stdin (``path is None``)."""
+
+    name: str
+    path: str | None = None
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.path is None
+
+
+STDIN = Source("<stdin>")
+
+
+def source_for(argument: str) -> Source | None:
+    """The file or stdin an argument names, or None when it is an inline value like ``2,3,4``."""
+    if argument == "-":
+        return STDIN
+    if os.path.exists(argument):
+        return Source(argument, argument)
+    looks_like_path = os.sep in argument or argument.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".dat"))
+    if looks_like_path and not any(ch in argument for ch in ",; "):
+        raise DataError(f"{printable(argument)}: no such file")
+    return None
+
+
+def parse_delimiter(text: str | None) -> str | None | bool:
+    """``--delimiter`` as a character (None: runs of whitespace); False when not given."""
+    if text is None:
+        return False
+    if text.lower() in DELIMITER_NAMES:
+        return DELIMITER_NAMES[text.lower()]
+    if len(text) == 1 and text not in "\"#\r\n" and not text.isalnum() and text not in ".-+":
+        return text
+    raise UsageError(
+        f"--delimiter {printable(text)!r} is not one character; use one of , ; | or tab, comma, "
+        "semicolon, pipe, space"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# opening
+
+
+def open_binary(source: Source, stdin: BinaryIO | None) -> tuple[BinaryIO, int | None]:
+    """The raw byte stream of ``source`` (gunzipped when it is gzip) and its size if known."""
+    if source.is_stdin:
+        if stdin is None:
+            raise UsageError("stdin is closed; give a file or an inline value")
+        raw, size = stdin, None
+    else:
+        try:
+            if os.path.isdir(source.path):
+                raise DataError(f"{printable(source.name)}: is a directory, not a file")
+            raw = open(source.path, "rb")
+            size = os.fstat(raw.fileno()).st_size
+        except PermissionError:
+            raise DataError(f"{printable(source.name)}: permission denied") from None
+        except FileNotFoundError:
+            raise DataError(f"{printable(source.name)}: no such file") from None
+        except OSError as error:
+            raise DataError(f"{printable(source.name)}: cannot read ({error.strerror})") from None
+    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered, mode="rb"), size
+    return buffered, size
+
+
+# ---------------------------------------------------------------------------------------------
+# fields and lines
+
+
+def _content(line: str) -> str:
+    """A line without its comment and surrounding white space; '' for blank or comment lines."""
+    hash_at = line.find("#")
+    if hash_at >= 0:
+        line = line[:hash_at]
+    return line.strip()
+
+
+def split_fields(line: str, delimiter: str | None) -> list[str]:
+    """The fields of one content line, unquoted and stripped."""
+    if delimiter is None:
+        return [f.strip('"') for f in line.split()]
+    if '"' in line:
+        return [f.strip() for f in next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))]
+    return [f.strip() for f in line.split(delimiter)]
+
+
+def detect_delimiter(lines: list[str]) -> str | None:
+    """The delimiter that splits every sample line into the same number (>1) of fields."""
+    for delimiter in DELIMITERS.values():
+        counts = {len(split_fields(line, delimiter)) for line in lines}
+        if len(counts) == 1 and counts.pop() > 1:
+            return delimiter
+    counts = {len(line.split()) for line in lines}
+    if len(counts) == 1 and counts.pop() > 1:
+        return None
+    return ","  # one column (or ragged: the parse will say where)
+
+
+# ---------------------------------------------------------------------------------------------
+# the table
+
+
+@dataclass
+class Block:
+    """Consecutive data rows: ``values`` has one row per data line, in the order of ``usecols``."""
+
+    values: np.ndarray
+    first_line: int  # file line number of the block's first line (1-based)
+
+
+@dataclass
+class DelimitedTable:
+    """A delimited numeric table, read once, front to back, in blocks."""
+
+    source: Source
+    stream: BinaryIO
+    size: int | None = None
+    header_option: bool | None = None
+    delimiter_option: str | None | bool = False
+    on_progress: Callable[[int], None] | None = None
+    data_words: frozenset[str] = frozenset()  # non-numeric values that are data (class names), not a header
+    columns: list[str] = field(default_factory=list)
+    has_header: bool = False
+    delimiter: str | None = ","
+    numeric: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._line = 1  # line number of the next unread line
+        self._pending = b""
+        self._bytes_read = 0
+        self._first_text = self._read_text()
+        self._sniff()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _read_text(self) -> str | None:
+        """The next run of whole lines as text (None at the end), decoded and checked."""
+        while True:
+            try:
+                raw = self.stream.read(BLOCK_BYTES)
+            except (OSError, EOFError, gzip.BadGzipFile) as error:
+                raise DataError(f"{self.source.name}: read failed near line {self._line} ({error})") from None
+            self._bytes_read += len(raw)
+            if self.on_progress is not None:
+                self.on_progress(self._bytes_read)
+            data = self._pending + raw
+            if not raw:
+                self._pending = b""
+                return self._decode(data) if data else None
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                if len(data) > MAX_LINE_BYTES:
+                    raise DataError(f"{self.source.name}:{self._line}: line is longer than {MAX_LINE_BYTES >> 20} MB")
+                self._pending = data
+                continue
+            self._pending = data[cut + 1 :]
+            return self._decode(data[: cut + 1])
+
+    def _decode(self, data: bytes) -> str:
+        if self._line == 1 and data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]  # the UTF-8 BOM Excel writes
+        nul = data.find(b"\0")
+        if nul >= 0:
+            line = self._line + data.count(b"\n", 0, nul)
+            raise DataError(f"{self.source.name}:{line}: NUL byte: this looks like a binary file, not a table")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = self._line + data.count(b"\n", 0, error.start)
+            raise DataError(f"{self.source.name}:{line}: bytes that are not UTF-8 text") from None
+
+    def _sniff(self) -> None:
+        """Find the header, the delimiter and which columns hold numbers, from the first lines."""
+        text = self._first_text or ""
+        sample = []  # (line number, offset just past the line, content)
+        offset = 0
+        for number, line in enumerate(text.splitlines(keepends=True), start=self._line):
+            offset += len(line)
+            content = _content(line)
+            if content:
+                sample.append((number, offset, content))
+            if len(sample) >= SAMPLE_LINES:
+                break
+        if not sample:
+            raise DataError(f"{self.source.name}: no data (the input is empty)")
+        contents = [content for _, _, content in sample]
+        self.delimiter = detect_delimiter(contents) if self.delimiter_option is False else self.delimiter_option
+        first = split_fields(contents[0], self.delimiter)
+        looks_like_data = all(is_number(f) or f in self.data_words for f in first)
+        self.has_header = self.header_option if self.header_option is not None else not looks_like_data
+        if self.has_header:
+            self.columns = first
+            header_line, past_header, _ = sample[0]
+            self._first_text = text[past_header:]
+            self._line = header_line + 1
+            data = contents[1:]
+        else:
+            self.columns = [str(i) for i in range(1, len(first) + 1)]
+            data = contents
+        split = [split_fields(c, self.delimiter) for c in data]
+        self.numeric = [all(is_number(f[i]) for f in split if i < len(f)) for i in range(len(self.columns))]
+
+    # -- columns ----------------------------------------------------------------------------
+
+    def describe_columns(self) -> str:
+        names = ", ".join(printable(c) for c in self.columns) if self.has_header else "no header"
+        return f"{printable(self.source.name)} has {len(self.columns)} columns ({names})"
+
+    def resolve(self, spec: str, option: str) -> int:
+        """A column by header name or 1-based index (a digit string is always a position)."""
+        if spec.isdigit():
+            index = int(spec) - 1
+            if not 0 <= index < len(self.columns):
+                raise UsageError(f"{option} {spec}: no such column; {self.describe_columns()}")
+            return index
+        matches = [i for i, name in enumerate(self.columns) if name == spec]
+        if len(matches) > 1:
+            where = " and ".join(str(i + 1) for i in matches)
+            raise DataError(
+                f"{printable(self.source.name)}: column name {printable(spec)!r} appears twice "
+                f"(columns {where}); select it by position"
+            )
+        if not matches:
+            near = difflib.get_close_matches(spec, self.columns, n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(repr(printable(n)) for n in near)}?" if near else ""
+            raise UsageError(f"{option} {printable(spec)!r}: no such column{hint} ({self.describe_columns()})")
+        return matches[0]
+
+    def column_label(self, index: int) -> str:
+        return f'"{printable(self.columns[index])}"' if self.has_header else str(index + 1)
+
+    # -- data -------------------------------------------------------------------------------
+
+    def blocks(self, usecols: list[int]) -> Iterator[Block]:
+        """The data rows, block by block, as float64 arrays of the ``usecols`` columns."""
+        text = self._first_text
+        self._first_text = None
+        rows = 0
+        while text is not None:
+            first_line = self._line
+            values = self._parse(text, first_line, usecols)
+            self._line += text.count("\n")
+            if values.shape[0]:
+                rows += values.shape[0]
+                yield Block(values, first_line)
+            text = self._read_text()
+        if not rows:
+            self._no_rows()
+
+    def _no_rows(self) -> None:
+        only = ", only a header" if self.has_header else ""
+        raise DataError(f"{self.source.name}: no data rows{only}")
+
+    def _parse(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
+        all_numeric = all(self.numeric)
+        options = dict(delimiter=self.delimiter, comments="#", ndmin=2, dtype=np.float64)
+        if '"' in text:
+            options["quotechar"] = '"'  # only when needed: it halves loadtxt's speed
+        if not all_numeric:
+            options["usecols"] = usecols  # other columns may hold text; _check_widths keeps rows honest
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
+                values = np.loadtxt(io.StringIO(text), **options)
+        except ValueError:
+            return self._parse_exactly(text, first_line, usecols)
+        if values.shape[0] == 0:
+            return np.empty((0, len(usecols)))
+        if all_numeric:
+            if values.shape[1] != len(self.columns):
+                return self._parse_exactly(text, first_line, usecols)
+            return values[:, usecols]
+        self._check_widths(text, first_line)
+        return values
+
+    def _check_widths(self, text: str, first_line: int) -> None:
+        for number, line in enumerate(text.splitlines(), start=first_line):
+            content = _content(line)
+            if content and len(split_fields(content, self.delimiter)) != len(self.columns):
+                self._ragged(number, len(split_fields(content, self.delimiter)))
+
+    def _ragged(self, number: int, width: int) -> None:
+        expected = "the header has" if self.has_header else "the first row has"
+        raise DataError(f"{self.source.name}:{number}: {width} fields, but {expected} {len(self.columns)}")
+
+    def _parse_exactly(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
+        """The slow, line-by-line parse: finds and names the first bad field."""
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=first_line):
+            content = _content(line)
+            if not content:
+                continue
+            fields = split_fields(content, self.delimiter)
+            if len(fields) != len(self.columns):
+                self._ragged(number, len(fields))
+            row = []
+            for index in usecols:
+                value = fields[index]
+                if not value:
+                    raise DataError(f"{self.source.name}:{number}: column {self.column_label(index)}: empty value")
+                if not is_number(value):
+                    raise DataError(
+                        f"{self.source.name}:{number}: column {self.column_label(index)}: "
+                        f"{printable(value)!r} is not a number"
+                    )
+                row.append(float(value))
+            rows.append(row)
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(usecols))
+
+    def read_all(self, usecols: list[int]) -> np.ndarray:
+        """Every data row at once (for losses that need the whole table)."""
+        return np.concatenate([block.values for block in self.blocks(usecols)])
+
+    def read_text_column(self, index: int, usecols: list[int]) -> tuple[list[str], list[int], np.ndarray]:
+        """One column as text (labels) with the line of each row, beside the numeric ``usecols``."""
+        labels, lines, rows = [], [], []
+        text = self._first_text
+        self._first_text = None
+        while text is not None:
+            for number, line in enumerate(text.splitlines(), start=self._line):
+                content = _content(line)
+                if not content:
+                    continue
+                fields = split_fields(content, self.delimiter)
+                if len(fields) != len(self.columns):
+                    self._ragged(number, len(fields))
+                labels.append(fields[index])
+                lines.append(number)
+                rows.append(self._parse_exactly(content + "\n", number, usecols)[0])
+            self._line += text.count("\n")
+            text = self._read_text()
+        if not rows:
+            self._no_rows()
+        return labels, lines, np.array(rows)
+
+    def resolve_many(self, spec: str, option: str) -> list[int]:
+        """Columns listed as ``c0,c1,c2`` (names or indices) or ranges ``2-11`` (1-based, inclusive)."""
+        indices = []
+        for part in (p.strip() for p in spec.split(",")):
+            if "-" in part and all(side.isdigit() for side in part.split("-", 1)):
+                first, last = (int(side) for side in part.split("-", 1))
+                if first > last:
+                    raise UsageError(f"{option} {part}: the range runs backwards")
+                indices += [self.resolve(str(i), option) for i in range(first, last + 1)]
+            else:
+                indices.append(self.resolve(part, option))
+        return indices
+
+
+# ---------------------------------------------------------------------------------------------
+# what a subcommand reads
+
+
+@dataclass
+class TableOptions:
+    """How tables are read: ``--header/--no-header``, ``--delimiter``, and a progress callback."""
+
+    header: bool | None = None
+    delimiter: str | None | bool = False
+    on_progress: Callable[[int], None] | None = None
+    stdin: BinaryIO | None = None
+
+    def open(self, source: Source, data_words: frozenset[str] = frozenset()) -> DelimitedTable:
+        stream, size = open_binary(source, self.stdin)
+        return DelimitedTable(
+            source, stream, size, header_option=self.header, delimiter_option=self.delimiter,
+            on_progress=self.on_progress, data_words=data_words,
+        )
+
+
+def sources_of(arguments: list[str]) -> list[Source | None]:
+    """The file/stdin source of each argument (None for inline values); stdin at most once."""
+    sources = [source_for(argument) for argument in arguments]
+    if sum(1 for s in sources if s is not None and s.is_stdin) > 1:
+        raise UsageError("'-' (stdin) is given twice; only one argument can read stdin")
+    return sources
+
+
+def _pick_pair(table: DelimitedTable, pred: str | None, target: str | None) -> list[int]:
+    if pred is None and target is None:
+        if len(table.columns) == 2:
+            return [0, 1]
+        raise UsageError(
+            f"{table.describe_columns()}: say which hold the prediction and the target with --pred and --target"
+        )
+    chosen = [table.resolve(pred, "--pred") if pred else None, table.resolve(target, "--target") if target else None]
+    if None in chosen:
+        if len(table.columns) != 2:
+            missing = "--target" if chosen[1] is None else "--pred"
+            raise UsageError(f"{table.describe_columns()}: give {missing} too")
+        known = chosen[0] if chosen[0] is not None else chosen[1]
+        chosen = [known, 1 - known] if chosen[0] is not None else [1 - known, known]
+    if chosen[0] == chosen[1]:
+        raise UsageError(f"--pred and --target name the same column ({table.column_label(chosen[0])})")
+    return chosen
+
+
+def _one_column(table: DelimitedTable, spec: str | None, option: str) -> int:
+    if spec is not None:
+        return table.resolve(spec, option)
+    if len(table.columns) == 1:
+        return 0
+    raise UsageError(f"{table.describe_columns()}: pick one with {option}")
+
+
+def _column_blocks(table: DelimitedTable, index: int) -> Iterator[np.ndarray]:
+    for block in table.blocks([index]):
+        yield block.values[:, 0]
+
+
+def _aligned(left: Iterator[np.ndarray], right: Iterator[np.ndarray], names: tuple[str, str]):
+    """Pairs of equal-length blocks from two column streams read side by side."""
+    buffers = [np.empty(0), np.empty(0)]
+    streams = [left, right]
+    counts = [0, 0]
+    done = [False, False]
+    while True:
+        for side in (0, 1):
+            while buffers[side].size == 0 and not done[side]:
+                block = next(streams[side], None)
+                if block is None:
+                    done[side] = True
+                else:
+                    counts[side] += block.size
+                    buffers[side] = block
+        if buffers[0].size == 0 or buffers[1].size == 0:
+            break
+        take = min(buffers[0].size, buffers[1].size)
+        yield buffers[0][:take], buffers[1][:take]
+        buffers = [buffers[0][take:], buffers[1][take:]]
+    if buffers[0].size or buffers[1].size or not all(done):
+        for side in (0, 1):
+            counts[side] += sum(block.size for block in streams[side])
+        raise DataError(f"{names[1]} has {counts[1]} rows but {names[0]} has {counts[0]}")
+
+
+def elementwise_blocks(
+    arguments: list[str],
+    sources: list[Source | None],
+    parse_inline: Callable[[str, str], np.ndarray],
+    options: TableOptions,
+    pred: str | None,
+    target: str | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(prediction, target) blocks from one table, two one-column sources, or inline values."""
+    if len(arguments) == 1 or not arguments:
+        source = sources[0] if arguments else STDIN
+        if source is None:
+            raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
+        table = options.open(source)
+        columns = _pick_pair(table, pred, target)
+        return ((block.values[:, 0], block.values[:, 1]) for block in table.blocks(columns))
+    names = ("prediction", "target")
+    columns = []
+    for argument, source, name, spec, option in zip(arguments, sources, names, (pred, target), ("--pred", "--target")):
+        if source is None:
+            columns.append(parse_inline(argument, name))
+        else:
+            table = options.open(source)
+            columns.append(_column_blocks(table, _one_column(table, spec, option)))
+    if all(isinstance(c, np.ndarray) for c in columns):
+        return iter([tuple(columns)])
+    if any(isinstance(c, np.ndarray) for c in columns):
+        whole = [c if isinstance(c, np.ndarray) else np.concatenate(list(c)) for c in columns]
+        return iter([tuple(whole)])
+    labels = tuple(s.name for s in sources)
+    return _aligned(columns[0], columns[1], labels)
+
+
+LABEL_COLUMN_NAMES = ("label", "target", "y", "class")
+
+
+def _label_column(table: DelimitedTable, spec: str | None) -> int:
+    if spec is not None:
+        return table.resolve(spec, "--target")
+    for i, name in enumerate(table.columns):
+        if table.has_header and name.lower() in LABEL_COLUMN_NAMES:
+            return i
+    raise UsageError(f"{table.describe_columns()}: say which column holds the labels with --target")
+
+
+def _labels_to_indices(labels: list[str], lines: list[int], names: list[str] | None, source: Source) -> np.ndarray:
+    if all(is_number(label) for label in labels):
+        return np.array([float(label) for label in labels])
+    if not names:
+        bad = next(i for i, label in enumerate(labels) if not is_number(label))
+        raise DataError(
+            f"{source.name}:{lines[bad]}: label {printable(labels[bad])!r} is not a class index "
+            "(name the classes with --classes, or give the logit columns header names)"
+        )
+    index = {name: i for i, name in enumerate(names)}
+    indices = []
+    for label, line in zip(labels, lines):
+        if label in index:
+            indices.append(float(index[label]))
+        elif is_number(label):
+            indices.append(float(label))
+        else:
+            known = ", ".join(map(printable, names))
+            raise DataError(f"{source.name}:{line}: label {printable(label)!r} is not a class ({known})")
+    return np.array(indices)
+
+
+def xent_inputs(
+    arguments: list[str],
+    sources: list[Source | None],
+    options: TableOptions,
+    parse_logits: Callable[[str], np.ndarray],
+    parse_target: Callable[[str, list[str] | None], np.ndarray],
+    target_spec: str | None,
+    logits_spec: str | None,
+    classes: list[str] | None,
+) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """Logits, targets (indices or probability rows) and class names, whole, from any source form."""
+    if len(arguments) <= 1:
+        source = sources[0] if arguments else STDIN
+        if source is None:
+            raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
+        table = options.open(source)
+        label = _label_column(table, target_spec)
+        logit_columns = (
+            table.resolve_many(logits_spec, "--logits")
+            if logits_spec
+            else [i for i in range(len(table.columns)) if i != label and table.numeric[i]]
+        )
+        if label in logit_columns:
+            raise UsageError(f"--logits includes the label column {table.column_label(label)}")
+        if not logit_columns:
+            raise DataError(f"{table.describe_columns()}: no numeric columns left for the logits")
+        labels, lines, logits = table.read_text_column(label, logit_columns)
+        names = classes or ([table.columns[i] for i in logit_columns] if table.has_header else None)
+        return logits, _labels_to_indices(labels, lines, names, source), names
+    logits_source, target_source = sources
+    if logits_source is None:
+        logits = parse_logits(arguments[0])
+        names = classes
+    else:
+        table = options.open(logits_source)
+        columns = table.resolve_many(logits_spec, "--logits") if logits_spec else list(range(len(table.columns)))
+        logits = table.read_all(columns)
+        names = classes or ([table.columns[i] for i in columns] if table.has_header else None)
+    if target_source is None:
+        return logits, parse_target(arguments[1], names), names
+    table = options.open(target_source, frozenset(names or ()))
+    if len(table.columns) == 1 or target_spec is not None:
+        index = _one_column(table, target_spec, "--target")
+        labels, lines, _ = table.read_text_column(index, [])
+        return logits, _labels_to_indices(labels, lines, names, target_source), names
+    return logits, table.read_all(list(range(len(table.columns)))), names
+
+
+def matrix_input(argument: str | None, source: Source | None, options: TableOptions, parse: Callable[[str], np.ndarray]) -> np.ndarray:
+    """A vector or matrix, inline or from a table (one row per sample, every column)."""
+    if argument is not None and source is None:
+        return parse(argument)
+    table = options.open(source or STDIN)
+    values = table.read_all(list(range(len(table.columns))))
+    return values

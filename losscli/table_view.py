@@ -1,0 +1,226 @@
+"""The human view: a rich table of every term, the reduction row, and the derivation line.
+
+Numbers here are rounded for reading (``--digits``); the machine formats in ``render`` never are.
+Text that came from the user is wrapped in ``rich.text.Text``, so ``[bold]`` stays ``[bold]``.
+rich is imported only when a table is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TextIO
+
+import numpy as np
+
+from .core import ELEMENTWISE_LOSSES
+from .inputs import printable
+from .result import LossResult
+
+DERIVATION_TERMS = 6  # longer sums are written as the first few terms, "…", the last one
+
+
+def index_headers(result: LossResult) -> list[str]:
+    shape = result.meta.get("shape", ())
+    if result.loss != "xent" and len(shape) == 2:
+        return ["row", "col"]
+    return ["row"]
+
+
+def index_values(result: LossResult, i: int) -> list[int]:
+    """The 1-based row (and column, for a matrix) of the ``i``-th row the columns hold."""
+    position = int(result.row_numbers[i]) if result.row_numbers is not None else i
+    shape = result.meta.get("shape", ())
+    if result.loss != "xent" and len(shape) == 2:
+        return [position // shape[1] + 1, position % shape[1] + 1]
+    return [position + 1]
+
+
+def grad_rows(result: LossResult) -> np.ndarray:
+    grad = np.asarray(result.grad)
+    return grad.reshape(result.rows, -1) if result.loss == "xent" else grad.reshape(-1)
+
+
+def rounded(value, digits: int) -> str:
+    """A number for reading: ``digits`` significant digits, no trailing zeros."""
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    text = f"{value:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def _operand(value, digits: int) -> str:
+    """A number written after a minus sign: negatives get parentheses, ``2−(-4)``."""
+    text = rounded(value, digits)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _abbreviated(terms: list[str], total: int) -> list[str]:
+    if total <= DERIVATION_TERMS:
+        return terms
+    return terms[:3] + ["…"] + terms[-1:]
+
+
+def _pick(total: int, available: int | None = None) -> list[int]:
+    """Which of the ``available`` kept terms (of ``total``) a derivation line writes out."""
+    available = total if available is None else available
+    return list(range(available)) if total <= DERIVATION_TERMS else [0, 1, 2, available - 1]
+
+
+def derivation(result: LossResult, digits: int) -> str | None:
+    """The reduction written as a person checks it by hand, e.g. ``(|2−4| + |3−5|) / 2 = 2``."""
+    if result.loss == "softmax":
+        return _softmax_derivation(result, digits)
+    if result.reduction == "none":
+        return None
+    value = rounded(result.value, digits)
+    if result.loss in ELEMENTWISE_LOSSES:
+        spec = ELEMENTWISE_LOSSES[result.loss]
+        pred, target = result.column("pred").values, result.column("target").values
+        terms = [
+            spec.hand_term.format(pred=rounded(pred[i], digits), target=_operand(target[i], digits))
+            for i in _pick(result.n, result.rows)
+        ]
+        opening, closing = spec.hand_group
+        body = opening + " + ".join(_abbreviated(terms, result.n)) + closing
+        if result.reduction == "mean":
+            return f"{body} / {result.n} = {value}"
+        return f"{body} = {value}"
+    return _xent_derivation(result, digits, value)
+
+
+def _xent_derivation(result: LossResult, digits: int, value: str) -> str:
+    terms = result.terms
+    kept = np.arange(result.n)
+    if result.meta["target_kind"] == "index":
+        kept = np.flatnonzero(result.column("target").values != result.meta["ignore_index"])
+    if kept.size == 0:
+        total = "0"
+    else:
+        shown = [rounded(terms[kept[i]], digits) for i in _pick(kept.size)]
+        total = " + ".join(_abbreviated(shown, kept.size))
+        total = f"({total})" if kept.size > 1 and result.reduction == "mean" else total
+    if result.reduction == "sum":
+        return f"{total} = {value}"
+    if result.denominator_label == "Σ w[y]":
+        w_y = result.column("weight").values
+        shown = [rounded(w_y[kept[i]], digits) for i in _pick(kept.size)]
+        weights = " + ".join(_abbreviated(shown, kept.size))
+        return f"{total} / ({weights}) = {value}   (weighted mean: divided by Σ w[y], as PyTorch)"
+    return f"{total} / {rounded(result.denominator, digits)} = {value}"
+
+
+def _softmax_derivation(result: LossResult, digits: int) -> str:
+    """The first output element of the first slice along ``dim``, written out."""
+    scaled = np.asarray(result.meta["scaled"])
+    dim = result.meta["dim"]
+    first = np.moveaxis(scaled, dim, -1).reshape(-1, scaled.shape[dim])[0]
+    overflow = np.any(np.abs(first[np.isfinite(first)]) > 700)
+    top = np.max(first)
+
+    def power(x) -> str:
+        if overflow:
+            return f"e^({rounded(x, digits)}−{_operand(top, digits)})"
+        return f"e^{_operand(x, digits)}"
+
+    shown = [power(first[i]) for i in _pick(first.size)]
+    denominator = " + ".join(_abbreviated(shown, first.size))
+    value = np.moveaxis(np.asarray(result.value), dim, -1).reshape(-1, scaled.shape[dim])[0][0]
+    if result.meta["log"]:
+        head = f"({rounded(first[0], digits)}−{_operand(top, digits)})" if overflow else rounded(first[0], digits)
+        return f"{head} − log({denominator}) = {rounded(value, digits)}"
+    return f"{power(first[0])} / ({denominator}) = {rounded(value, digits)}"
+
+
+def _cell(values: np.ndarray, i: int, digits: int, labels: list[str] | None = None) -> str:
+    cell = values[i]
+    if np.ndim(cell):
+        return "[" + ", ".join(rounded(v, digits) for v in cell) + "]"
+    if labels is not None and values.dtype.kind in "iu" and 0 <= cell < len(labels):
+        return f"{cell} {printable(labels[cell])}"
+    if values.dtype.kind in "iu":
+        return str(int(cell))
+    return rounded(cell, digits)
+
+
+def shown_rows(result: LossResult, limit: int | None) -> list[int]:
+    """Which of the rows the columns hold the table draws: all, or the first and last halves."""
+    if limit is None or result.rows <= limit:
+        return list(range(result.rows))
+    head = (limit + 1) // 2
+    return list(range(head)) + list(range(result.rows - (limit - head), result.rows))
+
+
+def write_table(
+    result: LossResult,
+    out: TextIO,
+    *,
+    digits: int = 4,
+    show_grad: bool = False,
+    class_names: list[str] | None = None,
+    max_rows: int | None = 20,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=out, highlight=False, markup=False, emoji=False)
+    softmax_name = "log-softmax" if result.meta.get("log") else "softmax"
+    name = {"xent": "cross-entropy", "softmax": softmax_name}.get(result.loss, result.loss.upper())
+    caption = f"{name}, reduction={result.reduction}, {result.dtype}"
+    if result.loss == "softmax":
+        caption = f"{name} over dim {result.meta['dim']}, {result.dtype}"
+    table = Table(title=Text(caption), title_justify="left")
+    headers = index_headers(result)
+    for header in headers:
+        table.add_column(Text(header), justify="right", style="dim")
+    for column in result.columns:
+        table.add_column(Text(column.label), justify="right")
+    grad = grad_rows(result) if show_grad and result.grad is not None else None
+    if grad is not None:
+        table.add_column(Text("∂loss/∂ŷ" if result.loss != "xent" else "∂loss/∂x"), justify="right")
+
+    shown = shown_rows(result, max_rows)
+    previous = None
+    for i in shown:
+        position = index_values(result, i)
+        if previous is not None and position[0] - previous > 1 and len(position) == 1:
+            table.add_row(*[Text("⋮")] * len(table.columns))
+        previous = position[0]
+        cells = [str(v) for v in position]
+        for column in result.columns:
+            labels = class_names if column.key == "target" and result.loss == "xent" else None
+            cells.append(_cell(np.asarray(column.values), i, digits, labels))
+        if grad is not None:
+            cells.append(_cell(grad, i, digits))
+        table.add_row(*map(Text, cells))
+    if result.reduction != "none":
+        footer = [Text(result.reduction, style="bold")] + [Text("")] * (len(table.columns) - 1)
+        footer[len(headers) + len(result.columns) - 1] = Text(rounded(result.value, digits), style="bold")
+        table.add_section()
+        table.add_row(*footer)
+    console.print(table)
+    rows_in = result.meta.get("rows_in", result.rows)
+    hidden = rows_in - len(shown)
+    if hidden:
+        console.print(Text(f"⋮ {hidden} more rows ({rows_in} in all; --all shows every row)"))
+    omitted = result.meta.get("omitted")
+    if omitted:
+        console.print(Text(f"{omitted} rows holding nan omitted (--nan-policy omit); n = {result.n}"))
+    line = derivation(result, digits)
+    if line:
+        console.print(Text(line), soft_wrap=True)
+    if result.loss == "xent" and result.reduction == "mean":
+        console.print(Text(_xent_normaliser_note(result), style="dim"), soft_wrap=True)
+
+
+def _xent_normaliser_note(result: LossResult) -> str:
+    if result.denominator_label == "Σ w[y]":
+        return "mean divides by Σ w[y] over the non-ignored targets (PyTorch's weighted mean), not by N"
+    if result.denominator_label == "N":
+        return "probability targets: mean divides by N, the number of samples (weights or not)"
+    return "mean divides by the number of non-ignored targets"
+
+
