@@ -47,6 +47,8 @@ def rounded(value, digits: int) -> str:
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 10**15:
+        return str(int(value))  # 99999 reads better than 1e+05, and is just as exact
     text = f"{value:.{digits}g}"
     return "0" if text == "-0" else text
 

@@ -1,0 +1,277 @@
+"""Files, stdin and pipelines: every source form, format detection, columns, streaming."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SEED = "y_hat,y\n2,4\n3,5\n4,6\n5,7\n"
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(name: str, content: str | bytes) -> str:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return str(path)
+
+    return write
+
+
+# --- source forms ----------------------------------------------------------------------------
+
+
+def test_every_source_form_gives_the_inline_answer(cli, write):
+    inline = cli("mse", "2,3,4,5", "4,5,6,7").stdout
+    path = write("seed.csv", SEED)
+    assert inline == "4.0\n"
+    assert cli("mse", path).stdout == inline
+    assert cli("mse", "-", stdin=SEED.encode()).stdout == inline
+    assert cli("mse", stdin=SEED.encode()).stdout == inline  # implicit stdin
+    assert cli("mse", write("seed.csv.gz", gzip.compress(SEED.encode()))).stdout == inline
+    assert cli("mse", write("seed.bin", gzip.compress(SEED.encode()))).stdout == inline  # by content
+    preds, targets = write("p.txt", "2\n3\n4\n5\n"), write("t.txt", "4\n5\n6\n7\n")
+    assert cli("mse", preds, targets).stdout == inline
+    assert cli("mse", preds, "-", stdin=b"4\n5\n6\n7\n").stdout == inline
+    assert cli("mse", preds, "4,5,6,7").stdout == inline
+
+
+@pytest.mark.parametrize("fmt", ["plain", "csv", "json"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_file_output_is_identical_to_inline_output(cli, write, fmt, reduction):
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    table = "a,b\n" + "".join(f"{p!r},{t!r}\n" for p, t in zip(x.tolist(), y.tolist()))
+    inline = cli("l1", ",".join(map(repr, x.tolist())), ",".join(map(repr, y.tolist())), "-r", reduction, "-f", fmt, "--grad")
+    from_file = cli("l1", write("t.csv", table), "-r", reduction, "-f", fmt, "--grad")
+    assert from_file.status == inline.status == 0
+    assert from_file.stdout == inline.stdout
+
+
+def test_no_arguments_on_a_terminal_is_a_usage_error_not_a_wait(cli):
+    run = cli("mse", stdin_tty=True)
+    assert run.status == 2
+    assert "no input" in run.stderr
+
+
+def test_stdin_given_twice_is_refused(cli):
+    run = cli("mse", "-", "-", stdin=SEED.encode())
+    assert run.status == 2 and "'-' (stdin) is given twice" in run.stderr
+
+
+# --- format detection and tolerated oddities ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "2,4\n3,5\n4,6\n5,7\n",  # no header
+        "2\t4\n3\t5\n4\t6\n5\t7\n",  # tab
+        "y_hat;y\n2;4\n3;5\n4;6\n5;7\n",  # semicolon
+        "y_hat|y\n2|4\n3|5\n4|6\n5|7\n",  # pipe
+        "y_hat y\n2   4\n3 5\n4\t6\n5 7\n",  # runs of white space
+        "\ufeffy_hat,y\r\n2,4\r\n3,5\r\n4,6\r\n5,7\r\n",  # Excel: BOM and CRLF
+        "# made by hand\ny_hat,y\n\n2,4\n# a comment\n3,5\n\n4,6\n5,7",  # comments, blank lines, no final newline
+        'y_hat,y\n"2","4"\n"3",5\n4,"6"\n5,7\n',  # quoted numbers
+        "y_hat , y\n 2 , 4\n3,  5\n4 ,6\n5,7\n",  # spaces around fields
+    ],
+)
+def test_tolerated_formats(cli, write, content):
+    run = cli("mse", write("t.csv", content))
+    assert run.status == 0, run.stderr
+    assert run.stdout == "4.0\n"
+
+
+def test_header_and_delimiter_options_override_detection(cli, write):
+    path = write("t.csv", "1,2\n3,5\n")  # a numeric first row is data unless told otherwise
+    assert cli("mse", path).stdout == "2.5\n"
+    assert cli("mse", path, "--header").stdout == "4.0\n"
+    assert cli("mse", write("h.csv", "a:b\n1:2\n"), "--delimiter", ":").stdout == "1.0\n"
+    assert cli("mse", write("tab.tsv", "1\t2\n"), "-d", "tab").stdout == "1.0\n"
+
+
+# --- columns ---------------------------------------------------------------------------------
+
+
+def test_columns_by_name_and_by_index(cli, write):
+    path = write("r.csv", "id,y,y_hat\n1,4,2\n2,5,3\n3,6,4\n4,7,5\n")
+    by_name = cli("mse", path, "--pred", "y_hat", "--target", "y")
+    by_index = cli("mse", path, "--pred", "3", "--target", "2")
+    assert by_name.stdout == by_index.stdout == "4.0\n"
+
+
+def test_two_files_take_a_named_column_each(cli, write):
+    preds = write("p.csv", "id,score\n1,2\n2,3\n3,4\n4,5\n")
+    labels = write("l.csv", "id,label\n1,4\n2,5\n3,6\n4,7\n")
+    assert cli("mse", preds, labels, "--pred", "score", "--target", "label").stdout == "4.0\n"
+
+
+def test_column_errors_list_what_exists(cli, write):
+    path = write("r.csv", "id,y,y_hat\n1,4,2\n")
+    run = cli("mse", path, "--pred", "yhat", "--target", "y")
+    assert run.status == 2
+    assert "--pred 'yhat': no such column; did you mean 'y_hat'" in run.stderr
+    assert "has 3 columns (id, y, y_hat)" in run.stderr
+    run = cli("mse", path)
+    assert run.status == 2 and "say which hold the prediction and the target with --pred and --target" in run.stderr
+    assert "no such column" in cli("mse", path, "--pred", "9", "--target", "2").stderr
+
+
+# --- cross-entropy and softmax tables ----------------------------------------------------------
+
+LOGITS = [[1, 2, 0.5], [0.1, -1, 3], [2, 2, -0.5], [0, 1, 0]]
+PLAIN_MEAN = 0.4549893779569246  # semantics.md worked example
+
+
+def _rows(values):
+    return "".join(",".join(str(v) for v in row) + "\n" for row in values)
+
+
+@pytest.mark.parametrize(
+    "files, options",
+    [
+        ({"d.csv": "c0,c1,c2,label\n" + "".join(f"{_rows([r]).strip()},{y}\n" for r, y in zip(LOGITS, [1, 2, 0, 1]))}, []),
+        ({"d.csv": "cat,dog,bird,label\n" + "".join(f"{_rows([r]).strip()},{y}\n" for r, y in zip(LOGITS, "dog bird cat dog".split()))}, []),
+        ({"d.csv": "label,a,b,c,note\n" + "".join(f"{y},{_rows([r]).strip()},x\n" for r, y in zip(LOGITS, [1, 2, 0, 1]))}, ["--target", "1", "--logits", "2-4"]),
+        ({"x.csv": _rows(LOGITS), "y.txt": "1\n2\n0\n1\n"}, []),
+        ({"x.csv": _rows(LOGITS), "y.txt": "dog\nbird\ncat\ndog\n"}, ["--classes", "cat,dog,bird"]),
+        ({"x.csv": _rows(LOGITS), "p.csv": "0,1,0\n0,0,1\n1,0,0\n0,1,0\n"}, []),  # one-hot probability rows
+    ],
+)
+def test_xent_table_forms(cli, write, files, options):
+    paths = [write(name, content) for name, content in files.items()]
+    run = cli("xent", *paths, *options)
+    assert run.status == 0, run.stderr
+    assert float(run.stdout) == pytest.approx(PLAIN_MEAN, rel=1e-12)
+
+
+def test_xent_unknown_label_names_its_line(cli, write):
+    path = write("d.csv", "cat,dog,label\n1,2,dog\n3,4,cow\n")
+    run = cli("xent", path)
+    assert run.status == 1
+    assert f"{path}:3: label 'cow' is not a class (cat, dog)" in run.stderr
+
+
+def test_softmax_of_a_file_is_one_row_per_sample(cli, write):
+    run = cli("softmax", write("x.csv", _rows(LOGITS)), "-f", "json")
+    value = np.array(json.loads(run.stdout)["value"])
+    assert value.shape == (4, 3) and np.allclose(value.sum(axis=1), 1)
+
+
+# --- errors with file:line:column --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, status, message",
+    [
+        ("y_hat,y\n1,2\n3,x\n", 1, ':3: column "y": \'x\' is not a number'),
+        ("y_hat,y\n1,2\n12,5,3\n", 1, ":3: 3 fields, but the header has 2"),
+        ("1,2\n3\n", 1, ":2: 1 fields, but the first row has 2"),
+        ("y_hat,y\n1,2\n3,\n", 1, ':3: column "y": empty value'),
+        ("", 1, ": no data (the input is empty)"),
+        ("\n\n# nothing\n", 1, ": no data (the input is empty)"),
+        ("y_hat,y\n", 1, ": no data rows, only a header"),
+        (b"y_hat,y\n1,2\n\x00\x01\x02", 1, ":3: NUL byte: this looks like a binary file"),
+        (b"y_hat,y\n1,2\n\xff\xfe,1\n", 1, ":3: bytes that are not UTF-8 text"),
+    ],
+)
+def test_file_errors_name_file_line_and_column(cli, write, content, status, message):
+    path = write("bad.csv", content)
+    run = cli("mse", path)
+    assert run.status == status
+    assert run.stdout == ""
+    assert run.stderr == f"losscli: error: {path}{message}" + run.stderr.split(message, 1)[1]
+    assert run.stderr.count("\n") == 1
+
+
+def test_a_bad_value_deep_in_a_big_file_names_its_line(cli, write):
+    lines = ["y_hat,y"] + [f"{i},{i + 1}" for i in range(300_000)]
+    lines[250_001] = "12,5;3"
+    path = write("big.csv", "\n".join(lines) + "\n")
+    run = cli("mse", path)
+    assert run.status == 1
+    assert f"{path}:250002: column \"y\": '5;3' is not a number" in run.stderr
+
+
+def test_missing_file_and_directory(cli, tmp_path):
+    assert "no such file" in cli("mse", str(tmp_path / "nope.csv")).stderr
+    run = cli("mse", str(tmp_path), "1,2")
+    assert run.status == 1 and "is a directory" in run.stderr
+
+
+def test_two_files_of_different_lengths(cli, write):
+    run = cli("mse", write("p.txt", "1\n2\n3\n"), write("t.txt", "1\n2\n"))
+    assert run.status == 1
+    assert "t.txt has 2 rows but" in run.stderr and "p.txt has 3" in run.stderr
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+def test_reduction_none_writes_exactly_one_row_per_input_row(cli, write):
+    n = 123_457  # several blocks
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=n).round(6), rng.normal(size=n).round(6)
+    path = write("t.csv", "".join(f"{a},{b}\n" for a, b in zip(x.tolist(), y.tolist())))
+    plain = cli("l1", path, "-r", "none").stdout.splitlines()
+    assert len(plain) == n
+    assert np.array_equal(np.array(plain, dtype=float), np.abs(x - y))
+    rows = cli("l1", path, "-r", "none", "-f", "csv").stdout.splitlines()
+    assert len(rows) == n + 1 and rows[-1].startswith(f"{n},")
+
+
+def test_streamed_sum_equals_the_whole_array_sum(cli, write):
+    n = 200_000
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=n) * 1e3, rng.normal(size=n)
+    path = write("t.csv", "".join(f"{a!r},{b!r}\n" for a, b in zip(x.tolist(), y.tolist())))
+    streamed = float(cli("mse", path, "-r", "sum").stdout)
+    assert streamed == pytest.approx(float(np.sum((x - y) ** 2)), rel=1e-14)
+
+
+def test_big_table_view_shows_head_tail_count_and_abbreviated_derivation(cli, write):
+    path = write("t.csv", "".join(f"{i},{i + 1}\n" for i in range(100_000)))
+    text = cli("l1", path, "-f", "table", "--rows", "6").stdout
+    assert "⋮ 99994 more rows (100000 in all" in text
+    assert "│ 100000 │" in text and "│      1 │" in text
+    assert "(|0−1| + |1−2| + |2−3| + … + |99999−100000|) / 100000 = 1" in text
+
+
+def _peak_rss_kb(path: str) -> int:
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would inherit the
+    # high-water mark of this (pytest) process.
+    code = (
+        "import io, re, sys\n"
+        "from losscli.cli import main\n"
+        "from losscli.environment import Environment\n"
+        "env = Environment(stdin=None, stdout=io.StringIO(), stderr=sys.stderr)\n"
+        f"assert main(['mse', {path!r}], env) == 0\n"
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+    )
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def test_peak_memory_does_not_grow_with_input_size(tmp_path):
+    rng = np.random.default_rng(11)
+    sizes = {}
+    for rows in (250_000, 2_000_000):
+        path = tmp_path / f"{rows}.csv"
+        data = rng.normal(size=(rows, 2)).round(4)
+        np.savetxt(path, data, fmt="%.4f", delimiter=",")
+        sizes[rows] = _peak_rss_kb(str(path))
+    # Whole-array reading would need ≥ 2M × 2 × 8 bytes × several copies ≈ 100+ MB more.
+    assert sizes[2_000_000] - sizes[250_000] < 15_000, sizes
+
+
+def test_closed_pipe_ends_quietly(tmp_path):
+    path = tmp_path / "t.csv"
+    np.savetxt(path, np.arange(400_000).reshape(-1, 2), fmt="%d", delimiter=",")
+    pipeline = f"{sys.executable} -m losscli l1 {path} -r none | head -1"
+    done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "1.0\n"
+    assert done.stderr == ""
