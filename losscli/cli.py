@@ -280,6 +280,7 @@ def xent(
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
     logits_columns: Annotated[Optional[str], typer.Option("--logits", help="Logit columns of a table: c0,c1,c2 or 2-11.", show_default=False)] = None,
     grad: GradOption = False,
+    nan_policy: NanPolicyOption = NanPolicy.propagate,
     dtype: DTypeOption = DType.float64,
     fmt: FormatOption = Format.auto,
     digits: DigitsOption = 4,
@@ -326,6 +327,7 @@ def xent(
         weight=w,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
+        nan_policy=nan_policy.value,
     )
     emit(ctx, result, fmt, digits=digits, grad=grad, class_names=names, rows=rows, all_rows=all_rows, quiet=quiet)
 

@@ -123,6 +123,10 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
 NAN_POLICIES = ("propagate", "raise", "omit")
 
 
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
 def check_nan_policy(nan_policy: str) -> None:
     if nan_policy not in NAN_POLICIES:
         raise UsageError(f"nan policy must be one of {', '.join(NAN_POLICIES)}, not {nan_policy!r}")
@@ -167,6 +171,8 @@ class ElementwiseAccumulator:
         self.nan_rows = 0
         self.first_nan_row: int | None = None
         self.omitted = 0
+        self.overflows = 0
+        self.first_overflow_row: int | None = None
         self._partials: list[float] = []
         self._head: list[BlockTerms] = []
         self._tail: list[BlockTerms] = []
@@ -194,6 +200,10 @@ class ElementwiseAccumulator:
             else:
                 self.nan_rows += int(missing.sum())
         diff, terms, grad = elementwise_terms(self.spec, prediction, target)
+        overflowed = ~np.isfinite(terms) & np.isfinite(prediction) & np.isfinite(target)
+        if overflowed.any():
+            self.overflows += int(overflowed.sum())
+            self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
         block = BlockTerms(prediction, target, diff, terms, grad, rows)
         self.n += terms.size
         with np.errstate(all="ignore"):
@@ -267,10 +277,15 @@ class ElementwiseAccumulator:
                 value = total / dtype.type(self.n) if self.reduction == "mean" else total
             grad = kept.grad / dtype.type(self.grad_divisor)
         notes = []
+        if self.overflows:
+            notes.append(
+                f"{self.overflows} term{'s' if self.overflows > 1 else ''} overflowed to inf (first: row "
+                f"{self.first_overflow_row}); the inf is kept, as PyTorch gives it"
+            )
         if self.nan_rows:
             notes.append(
-                f"{self.nan_rows} row{'s' if self.nan_rows > 1 else ''} hold nan (first: row "
-                f"{self.first_nan_row}), so the result is nan; --nan-policy omit skips them"
+                f"{_rows(self.nan_rows)} hold nan (first: row {self.first_nan_row}), so the result "
+                "is nan; --nan-policy omit skips them"
             )
         return self._as_result(kept, value, grad, notes)
 
@@ -502,6 +517,7 @@ def cross_entropy(
     weight=None,
     ignore_index: int = DEFAULT_IGNORE_INDEX,
     label_smoothing: float = 0.0,
+    nan_policy: str = "propagate",
 ) -> LossResult:
     """``torch.nn.CrossEntropyLoss`` on logits: class-index or probability targets.
 
@@ -527,14 +543,31 @@ def cross_entropy(
         raise DataError("target is empty")
     if logits.ndim > 2:
         raise DataError(f"logits have {logits.ndim} dimensions; give a vector (C,) or a matrix (N, C)")
+    check_nan_policy(nan_policy)
     kind = _target_kind(logits, target)
+    notes = []
+    if logits.ndim == 2:
+        missing = np.isnan(logits).any(axis=1) | np.isnan(target.reshape(logits.shape[0], -1)).any(axis=1)
+        if missing.any():
+            first = int(np.argmax(missing)) + 1
+            if nan_policy == "raise":
+                raise DataError(f"row {first}: nan in the logits or target (--nan-policy raise)")
+            if nan_policy == "omit":
+                if missing.all():
+                    raise DataError("every row holds nan (all omitted)")
+                logits, target = logits[~missing], target[~missing]
+                notes.append(f"{_rows(int(missing.sum()))} holding nan omitted (first: row {first})")
+            else:
+                notes.append(f"{_rows(int(missing.sum()))} hold nan (first: row {first}); --nan-policy omit skips them")
+    elif np.isnan(logits).any() or np.isnan(target).any():
+        if nan_policy != "propagate":
+            raise DataError("the logits or target hold nan (one sample: nothing to omit)")
+        notes.append("the logits or target hold nan, so the loss is nan")
     dtype = logits.dtype
     rows = logits.reshape(1, -1) if logits.ndim == 1 else logits
     samples, classes = rows.shape
     w = _check_weight(weight, classes, dtype)
     eps = dtype.type(label_smoothing)
-
-    notes = []
     if _looks_like_probabilities(rows):
         notes.append(
             "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
@@ -623,5 +656,6 @@ def cross_entropy(
             "ignore_index": ignore_index,
             "label_smoothing": label_smoothing,
             "shape": logits.shape,
+            "omitted": int(missing.sum()) if logits.ndim == 2 and nan_policy == "omit" else None,
         },
     )

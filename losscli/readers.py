@@ -10,8 +10,6 @@ quoted numbers, spaces around fields, gzip (by content, not by name).
 from __future__ import annotations
 
 import csv
-import difflib
-import gzip
 import io
 import os
 import warnings
@@ -104,6 +102,8 @@ def open_binary(source: Source, stdin: BinaryIO | None) -> tuple[BinaryIO, int |
             raise DataError(f"{printable(source.name)}: cannot read ({error.strerror})") from None
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
     if buffered.peek(2)[:2] == GZIP_MAGIC:
+        import gzip
+
         return gzip.GzipFile(fileobj=buffered, mode="rb"), size
     return buffered, size
 
@@ -183,7 +183,7 @@ class DelimitedTable:
         while True:
             try:
                 raw = self.stream.read(BLOCK_BYTES)
-            except (OSError, EOFError, gzip.BadGzipFile) as error:
+            except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
                 raise DataError(f"{self.source.name}: read failed near line {self._line} ({error})") from None
             self._bytes_read += len(raw)
             if self.on_progress is not None:
@@ -266,6 +266,8 @@ class DelimitedTable:
                 f"(columns {where}); select it by position"
             )
         if not matches:
+            import difflib
+
             near = difflib.get_close_matches(spec, self.columns, n=3, cutoff=0.5)
             hint = f"; did you mean {' or '.join(repr(printable(n)) for n in near)}?" if near else ""
             raise UsageError(f"{option} {printable(spec)!r}: no such column{hint} ({self.describe_columns()})")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import tempfile
 from typing import Iterator, TextIO
 
 import numpy as np
@@ -187,6 +186,8 @@ class _Spool:
     """Blocks of arrays parked in a temporary file, to be read back once the row count is known."""
 
     def __init__(self) -> None:
+        import tempfile  # only json and mean-gradient csv over files spool: keep it off start-up
+
         self.file = tempfile.TemporaryFile()
         self.blocks = 0
 

@@ -210,7 +210,8 @@ def write_table(
         console.print(Text(f"⋮ {hidden} more rows ({rows_in} in all; --all shows every row)"))
     omitted = result.meta.get("omitted")
     if omitted:
-        console.print(Text(f"{omitted} rows holding nan omitted (--nan-policy omit); n = {result.n}"))
+        rows = "1 row" if omitted == 1 else f"{omitted} rows"
+        console.print(Text(f"{rows} holding nan omitted (--nan-policy omit); n = {result.n}"))
     line = derivation(result, digits)
     if line:
         console.print(Text(line), soft_wrap=True)
