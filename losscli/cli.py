@@ -381,8 +381,10 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run losscli on ``argv`` and return the exit status; every error is reported here."""
     env = env or Environment.from_system()
     try:
-        status = app(args=argv, prog_name=PROG, standalone_mode=False, obj=env)
-        return int(status or 0)
+        status = int(app(args=argv, prog_name=PROG, standalone_mode=False, obj=env) or 0)
+        if status == ExitStatus.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130), silently
+            env.stderr.write(f"{PROG}: interrupted\n")
+        return status
     except LossCliError as error:
         env.stderr.write(f"{PROG}: error: {_one_line(error.message)}\n")
         return int(error.status)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -183,7 +184,7 @@ class DelimitedTable:
         while True:
             try:
                 raw = self.stream.read(BLOCK_BYTES)
-            except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+            except (OSError, EOFError, zlib.error) as error:  # a damaged or truncated .gz among them
                 raise DataError(f"{self.source.name}: read failed near line {self._line} ({error})") from None
             self._bytes_read += len(raw)
             if self.on_progress is not None:
