@@ -86,11 +86,27 @@ NanPolicyOption = Annotated[
 ]
 
 
+def _first_field(value: str) -> str:
+    fields = value.replace(";", ",").split(",")[0].split()
+    return fields[0] if fields else ""
+
+
+def shield_negative_numbers(argv: list[str]) -> list[str]:
+    """Keep ``-inf,2`` and ``-1e5;3`` from being read as clusters of short options.
+
+    Click would read ``-0.5,inf`` as ``-0 -. -5 … -f`` and take ``-f`` (--format). A leading
+    space makes it a positional; the inline parser strips it again.
+    """
+    return [
+        " " + arg if arg.startswith("-") and not arg.startswith("--") and is_number(_first_field(arg)) else arg
+        for arg in argv
+    ]
+
+
 def reject_option_like(value: str | None) -> None:
     """A positional that starts with '-' but is not a number was meant as an option."""
     if value and value.startswith("-") and value != "-":
-        first = value.replace(";", ",").split(",")[0].split()[0] if value.strip("-") else value
-        if not is_number(first):
+        if not is_number(_first_field(value)):
             raise UsageError(f"no such option: {value} (see '{PROG} --help')")
 
 
@@ -100,10 +116,16 @@ def resolve_format(fmt: Format, env: Environment) -> str:
     return fmt.value
 
 
-def warn(env: Environment, notes, quiet: bool) -> None:
-    if not quiet:
-        for note in notes:
-            env.warn(note)
+def warn(env: Environment, result, quiet: bool, fmt: str) -> None:
+    """The result's notes on stderr; what --nan-policy omit dropped too, unless a table shows it."""
+    if quiet:
+        return
+    for note in result.notes:
+        env.warn(note)
+    if result.meta.get("omitted") and fmt != "table":
+        from .table_view import omitted_note
+
+        env.warn(omitted_note(result))
 
 
 def emit(
@@ -119,10 +141,11 @@ def emit(
     quiet: bool = False,
 ) -> None:
     env: Environment = ctx.obj
-    warn(env, result.notes, quiet)
+    concrete = resolve_format(fmt, env)
+    warn(env, result, quiet, concrete)
     render.write(
         result,
-        resolve_format(fmt, env),
+        concrete,
         env.stdout,
         digits=digits,
         show_grad=grad,
@@ -256,7 +279,7 @@ def stream_elementwise(env: Environment, spec, blocks, progress, *, reduction, n
             writer.block(block)
     result = accumulator.result()
     progress.close()
-    warn(env, result.notes, quiet)
+    warn(env, result, quiet, fmt)
     if writer is not None:
         writer.finish(result)
     else:
@@ -380,6 +403,7 @@ def _one_line(text: str) -> str:
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run losscli on ``argv`` and return the exit status; every error is reported here."""
     env = env or Environment.from_system()
+    argv = shield_negative_numbers(sys.argv[1:] if argv is None else list(argv))
     try:
         status = int(app(args=argv, prog_name=PROG, standalone_mode=False, obj=env) or 0)
         if status == ExitStatus.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130), silently

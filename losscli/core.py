@@ -284,7 +284,7 @@ class ElementwiseAccumulator:
             )
         if self.nan_rows:
             notes.append(
-                f"{_rows(self.nan_rows)} hold nan (first: row {self.first_nan_row}), so the result "
+                f"{_rows(self.nan_rows)} with nan (first: row {self.first_nan_row}), so the result "
                 "is nan; --nan-policy omit skips them"
             )
         return self._as_result(kept, value, grad, notes)
@@ -454,23 +454,27 @@ def _check_weight(weight, classes: int, dtype) -> np.ndarray | None:
 
 
 def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int) -> np.ndarray:
-    flat = target.ravel()
-    for row, label in enumerate(flat, start=1):
-        if label == ignore_index:
-            continue
-        if not np.isfinite(label) or label != np.floor(label):
+    """Class indices as int64; each a whole number in [0, classes) or exactly ``ignore_index``."""
+    if not -(2**63) <= ignore_index < 2**63:
+        raise UsageError(f"ignore_index {ignore_index} is out of the 64-bit integer range")
+    labels = []
+    for row, label in enumerate(target.ravel().tolist(), start=1):
+        if not math.isfinite(label) or label != math.floor(label):
             raise DataError(f"target row {row}: class index {label:g} is not a whole number")
-        if label < 0:
+        index = int(label)  # compared as an integer: 2**53 + 1 must not pass for 2**53
+        if index != ignore_index and index < 0:
             raise DataError(
-                f"target row {row}: class index {label:g} is negative "
+                f"target row {row}: class index {index} is negative "
                 f"(only ignore_index, now {ignore_index}, may be)"
             )
-        if label >= classes:
+        if index != ignore_index and index >= classes:
             raise DataError(
-                f"target row {row}: class index {label:g} is out of range for {classes} classes "
+                f"target row {row}: class index {index} is out of range for {classes} classes "
                 f"(0 to {classes - 1})"
             )
-    return flat.astype(np.int64)
+        labels.append(index if index != ignore_index else -1)
+    # Ignored rows are stored as -1 so the array fits int64 whatever ignore_index is.
+    return np.array(labels, dtype=np.int64)
 
 
 def _check_probabilities(target: np.ndarray) -> None:
@@ -556,9 +560,8 @@ def cross_entropy(
                 if missing.all():
                     raise DataError("every row holds nan (all omitted)")
                 logits, target = logits[~missing], target[~missing]
-                notes.append(f"{_rows(int(missing.sum()))} holding nan omitted (first: row {first})")
             else:
-                notes.append(f"{_rows(int(missing.sum()))} hold nan (first: row {first}); --nan-policy omit skips them")
+                notes.append(f"{_rows(int(missing.sum()))} with nan (first: row {first}); --nan-policy omit skips them")
     elif np.isnan(logits).any() or np.isnan(target).any():
         if nan_policy != "propagate":
             raise DataError("the logits or target hold nan (one sample: nothing to omit)")
@@ -581,7 +584,7 @@ def cross_entropy(
         columns = [Column("logits", "logits", rows)]
         if kind == "index":
             labels = _check_class_indices(target, classes, ignore_index)
-            valid = labels != ignore_index
+            valid = labels >= 0
             safe = np.where(valid, labels, 0)
             picked = np.arange(samples)
             nll = -lp[picked, safe]
@@ -604,7 +607,7 @@ def cross_entropy(
                     "gradient zero, as in PyTorch"
                 )
             columns += [
-                Column("target", "y", labels),
+                Column("target", "y", np.where(valid, labels, np.int64(ignore_index))),
                 Column("p_target", "p[y]", np.where(valid, p[picked, safe], np.nan)),
                 Column("neg_log_p", "−log p[y]", np.where(valid, nll, np.nan)),
             ]

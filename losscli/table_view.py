@@ -210,13 +210,18 @@ def write_table(
         console.print(Text(f"⋮ {hidden} more rows ({rows_in} in all; --all shows every row)"))
     omitted = result.meta.get("omitted")
     if omitted:
-        rows = "1 row" if omitted == 1 else f"{omitted} rows"
-        console.print(Text(f"{rows} holding nan omitted (--nan-policy omit); n = {result.n}"))
+        console.print(Text(omitted_note(result)))
     line = derivation(result, digits)
     if line:
         console.print(Text(line), soft_wrap=True)
     if result.loss == "xent" and result.reduction == "mean":
         console.print(Text(_xent_normaliser_note(result), style="dim"), soft_wrap=True)
+
+
+def omitted_note(result: LossResult) -> str:
+    omitted = result.meta["omitted"]
+    rows = "1 row" if omitted == 1 else f"{omitted} rows"
+    return f"{rows} with nan omitted (--nan-policy omit); n = {result.n}"
 
 
 def _xent_normaliser_note(result: LossResult) -> str:
