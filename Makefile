@@ -15,8 +15,9 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# Tests run with the optional fast reader installed; they force the numpy reader where they compare both.
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast]'
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)

@@ -193,7 +193,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        print(f"{PROG} {__version__}")
+        from .fast_reader import describe
+
+        print(f"{PROG} {__version__}\n{describe()}")
         raise typer.Exit()
 
 
@@ -270,7 +272,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
 def stream_elementwise(env: Environment, spec, blocks, progress, *, reduction, nan_policy, dtype, fmt, grad, digits, max_rows, quiet) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     keep = max_rows if fmt == "table" else 0
-    accumulator = core.ElementwiseAccumulator(spec.name, reduction, keep_rows=keep, nan_policy=nan_policy)
+    accumulator = core.ElementwiseAccumulator(spec.name, reduction, keep_rows=keep, nan_policy=nan_policy, with_grad=grad)
     writer = None if fmt == "table" else render.ElementwiseStreamWriter(fmt, env.stdout, accumulator, show_grad=grad)
     for prediction, target in blocks:
         block = accumulator.add(prediction.astype(dtype, copy=False), target.astype(dtype, copy=False))

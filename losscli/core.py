@@ -158,13 +158,22 @@ class ElementwiseAccumulator:
     4.0
     """
 
-    def __init__(self, name: str, reduction: str = "mean", *, keep_rows: int | None = None, nan_policy: str = "propagate"):
+    def __init__(
+        self,
+        name: str,
+        reduction: str = "mean",
+        *,
+        keep_rows: int | None = None,
+        nan_policy: str = "propagate",
+        with_grad: bool = True,
+    ):
         check_reduction(reduction)
         check_nan_policy(nan_policy)
         self.spec = ELEMENTWISE_LOSSES[name]
         self.reduction = reduction
         self.nan_policy = nan_policy
         self.keep_rows = keep_rows
+        self.with_grad = with_grad  # the gradient costs a pass over every row: only when shown
         self.dtype: np.dtype | None = None
         self.n = 0
         self.rows_seen = 0
@@ -188,6 +197,21 @@ class ElementwiseAccumulator:
         target = target.astype(self.dtype, copy=False).ravel()
         rows = np.arange(self.rows_seen, self.rows_seen + prediction.size)
         self.rows_seen += prediction.size
+        diff, terms = elementwise_terms(self.spec, prediction, target)
+        with np.errstate(all="ignore"):
+            total = terms.sum(dtype=self.dtype)
+        if not np.isfinite(total):
+            # Only a block whose sum is nan or inf can hold nan or an overflow: look only then.
+            prediction, target, rows, diff, terms, total = self._non_finite(prediction, target, rows, diff, terms)
+        with np.errstate(all="ignore"):
+            grad = self.spec.term_grad(diff) if self.with_grad else None
+        block = BlockTerms(prediction, target, diff, terms, grad, rows)
+        self.n += terms.size
+        self._partials.append(float(total))
+        self._keep(block)
+        return block
+
+    def _non_finite(self, prediction, target, rows, diff, terms):
         missing = np.isnan(prediction) | np.isnan(target)
         if missing.any():
             first = int(rows[np.argmax(missing)]) + 1
@@ -197,19 +221,16 @@ class ElementwiseAccumulator:
             if self.nan_policy == "omit":
                 self.omitted += int(missing.sum())
                 prediction, target, rows = prediction[~missing], target[~missing], rows[~missing]
+                diff, terms = elementwise_terms(self.spec, prediction, target)
             else:
                 self.nan_rows += int(missing.sum())
-        diff, terms, grad = elementwise_terms(self.spec, prediction, target)
         overflowed = ~np.isfinite(terms) & np.isfinite(prediction) & np.isfinite(target)
         if overflowed.any():
             self.overflows += int(overflowed.sum())
             self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
-        block = BlockTerms(prediction, target, diff, terms, grad, rows)
-        self.n += terms.size
         with np.errstate(all="ignore"):
-            self._partials.append(float(terms.sum(dtype=self.dtype)))
-        self._keep(block)
-        return block
+            total = terms.sum(dtype=self.dtype)
+        return prediction, target, rows, diff, terms, total
 
     def _keep(self, block: BlockTerms) -> None:
         if self.keep_rows is None:
@@ -256,7 +277,7 @@ class ElementwiseAccumulator:
     def block_result(self, block: BlockTerms, divide: bool) -> LossResult:
         """One block's rows as a result (for writers that stream), its gradient divided if asked."""
         with np.errstate(all="ignore"):
-            grad = block.grad / self.dtype.type(self.grad_divisor) if divide else block.grad
+            grad = block.grad / self.dtype.type(self.grad_divisor) if divide and block.grad is not None else block.grad
         return self._as_result(block, None, grad)
 
     def result(self) -> LossResult:
@@ -275,7 +296,7 @@ class ElementwiseAccumulator:
                 value = kept.terms
             else:
                 value = total / dtype.type(self.n) if self.reduction == "mean" else total
-            grad = kept.grad / dtype.type(self.grad_divisor)
+            grad = None if kept.grad is None else kept.grad / dtype.type(self.grad_divisor)
         notes = []
         if self.overflows:
             notes.append(
@@ -294,13 +315,18 @@ _BLOCK_FIELDS = ("prediction", "target", "diff", "terms", "grad", "rows")
 
 
 def _slice(block: BlockTerms, start: int, stop: int | None) -> BlockTerms:
-    return BlockTerms(*(getattr(block, key)[start:stop] for key in _BLOCK_FIELDS))
+    parts = (getattr(block, key) for key in _BLOCK_FIELDS)
+    return BlockTerms(*(None if part is None else part[start:stop] for part in parts))
 
 
 def _concat(blocks: list[BlockTerms]) -> BlockTerms:
     if not blocks:
         return BlockTerms(*(np.empty(0) for _ in _BLOCK_FIELDS))
-    return BlockTerms(*(np.concatenate([getattr(b, key) for b in blocks]) for key in _BLOCK_FIELDS))
+    joined = []
+    for key in _BLOCK_FIELDS:
+        parts = [getattr(b, key) for b in blocks]
+        joined.append(None if parts[0] is None else np.concatenate(parts))
+    return BlockTerms(*joined)
 
 
 def _accurate_sum(partials: list[float]) -> float:
@@ -312,10 +338,10 @@ def _accurate_sum(partials: list[float]) -> float:
 
 
 def elementwise_terms(spec: ElementwiseLoss, prediction: np.ndarray, target: np.ndarray):
-    """The difference, per-element terms and unscaled gradient of ``spec``; arrays already checked."""
+    """The difference and the per-element terms of ``spec``; the arrays are already checked."""
     with np.errstate(all="ignore"):
         diff = prediction - target
-        return diff, spec.term(diff), spec.term_grad(diff)
+        return diff, spec.term(diff)
 
 
 def elementwise_loss(name: str, prediction, target, *, reduction: str = "mean", nan_policy: str = "propagate") -> LossResult:
@@ -337,7 +363,8 @@ def elementwise_loss(name: str, prediction, target, *, reduction: str = "mean", 
         return result
     shape = prediction.shape
     value = result.value.reshape(shape) if reduction == "none" else result.value
-    return replace(result, value=value, terms=result.terms.reshape(shape), grad=result.grad.reshape(shape), meta={**result.meta, "shape": shape})
+    grad = result.grad.reshape(shape)
+    return replace(result, value=value, terms=result.terms.reshape(shape), grad=grad, meta={**result.meta, "shape": shape})
 
 
 def l1(prediction, target, *, reduction: str = "mean") -> LossResult:

@@ -179,11 +179,11 @@ class DelimitedTable:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _read_text(self) -> str | None:
-        """The next run of whole lines as text (None at the end), decoded and checked."""
+    def _read_chunk(self, size: int = BLOCK_BYTES) -> bytes | None:
+        """The next run of whole lines, about ``size`` bytes, undecoded (None at the end)."""
         while True:
             try:
-                raw = self.stream.read(BLOCK_BYTES)
+                raw = self.stream.read(size)
             except (OSError, EOFError, zlib.error) as error:  # a damaged or truncated .gz among them
                 raise DataError(f"{self.source.name}: read failed near line {self._line} ({error})") from None
             self._bytes_read += len(raw)
@@ -192,7 +192,7 @@ class DelimitedTable:
             data = self._pending + raw
             if not raw:
                 self._pending = b""
-                return self._decode(data) if data else None
+                return data or None
             cut = data.rfind(b"\n")
             if cut < 0:
                 if len(data) > MAX_LINE_BYTES:
@@ -200,19 +200,23 @@ class DelimitedTable:
                 self._pending = data
                 continue
             self._pending = data[cut + 1 :]
-            return self._decode(data[: cut + 1])
+            return data[: cut + 1]
 
-    def _decode(self, data: bytes) -> str:
-        if self._line == 1 and data.startswith(b"\xef\xbb\xbf"):
+    def _read_text(self) -> str | None:
+        data = self._read_chunk()
+        return None if data is None else self._decode(data, self._line)
+
+    def _decode(self, data: bytes, first_line: int) -> str:
+        if first_line == 1 and data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]  # the UTF-8 BOM Excel writes
         nul = data.find(b"\0")
         if nul >= 0:
-            line = self._line + data.count(b"\n", 0, nul)
+            line = first_line + data.count(b"\n", 0, nul)
             raise DataError(f"{self.source.name}:{line}: NUL byte: this looks like a binary file, not a table")
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:
-            line = self._line + data.count(b"\n", 0, error.start)
+            line = first_line + data.count(b"\n", 0, error.start)
             raise DataError(f"{self.source.name}:{line}: bytes that are not UTF-8 text") from None
 
     def _sniff(self) -> None:
@@ -281,19 +285,60 @@ class DelimitedTable:
 
     def blocks(self, usecols: list[int]) -> Iterator[Block]:
         """The data rows, block by block, as float64 arrays of the ``usecols`` columns."""
+        from . import fast_reader
+
+        fast = fast_reader.enabled() and self.delimiter is not None and all(self.numeric)
+        rows = 0
+        for block in self._fast_blocks(usecols) if fast else self._numpy_blocks(usecols):
+            rows += block.values.shape[0]
+            yield block
+        if not rows:
+            self._no_rows()
+
+    def _numpy_blocks(self, usecols: list[int]) -> Iterator[Block]:
         text = self._first_text
         self._first_text = None
-        rows = 0
         while text is not None:
             first_line = self._line
             values = self._parse(text, first_line, usecols)
             self._line += text.count("\n")
             if values.shape[0]:
-                rows += values.shape[0]
                 yield Block(values, first_line)
             text = self._read_text()
-        if not rows:
-            self._no_rows()
+
+    def _fast_blocks(self, usecols: list[int]) -> Iterator[Block]:
+        """polars parses blocks on worker threads, in order; a block it declines goes to numpy."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .fast_reader import BLOCK_BYTES as FAST_BYTES, IN_FLIGHT, parse_block
+
+        columns = len(self.columns)
+        data = self._first_text.encode("utf-8") if self._first_text else self._read_chunk(FAST_BYTES)
+        self._first_text = None
+        pending: deque = deque()
+
+        def finished() -> Block | None:
+            future, chunk, first_line = pending.popleft()
+            values = future.result()
+            if values is None:
+                values = self._parse(self._decode(chunk, first_line), first_line, list(range(columns)))
+            values = values[:, usecols]
+            return Block(values, first_line) if values.shape[0] else None
+
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            while data is not None:
+                pending.append((pool.submit(parse_block, data, columns, self.delimiter), data, self._line))
+                self._line += data.count(b"\n")
+                if len(pending) >= IN_FLIGHT:
+                    block = finished()
+                    if block is not None:
+                        yield block
+                data = self._read_chunk(FAST_BYTES)
+            while pending:
+                block = finished()
+                if block is not None:
+                    yield block
 
     def _no_rows(self) -> None:
         only = ", only a header" if self.has_header else ""

@@ -217,7 +217,8 @@ class ElementwiseStreamWriter:
 
     def block(self, block: BlockTerms) -> None:
         if self.spool is not None:
-            self.spool.add(block.prediction, block.target, block.diff, block.terms, block.grad, block.rows)
+            grad = block.grad if block.grad is not None else np.empty(0)
+            self.spool.add(block.prediction, block.target, block.diff, block.terms, grad, block.rows)
         elif self.fmt == "plain" and self.accumulator.reduction == "none":
             self.out.write("".join(t + "\n" for t in exact_list(block.terms, str(block.terms.dtype))))
         elif self.fmt == "csv":
@@ -236,7 +237,7 @@ class ElementwiseStreamWriter:
         elif self.fmt == "csv":
             if self.spool is not None:
                 for arrays in self.spool.replay(6):
-                    self._csv_block(BlockTerms(*arrays), divide=True)
+                    self._csv_block(BlockTerms(*arrays), divide=True)  # spooled only when grad is shown
             if not self.started:  # every row omitted: still a header
                 self.csv.writerow(csv_header(result, show_grad=self.show_grad))
         elif self.fmt == "json":

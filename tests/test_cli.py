@@ -293,6 +293,11 @@ def test_each_subcommand_help_shows_its_formula_and_an_example(cli, capsys, comm
     assert formula in text and f"losscli {command} " in text
 
 
-def test_version(cli, capsys):
+def test_version_names_the_active_reader(cli, capsys, monkeypatch):
     assert cli("--version").status == 0
-    assert capsys.readouterr().out == f"losscli {__version__}\n"
+    first, reader = capsys.readouterr().out.splitlines()
+    assert first == f"losscli {__version__}"
+    assert reader.startswith("reader: polars") or reader.startswith("reader: numpy.loadtxt")
+    monkeypatch.setenv("LOSSCLI_READER", "numpy")
+    cli("--version")
+    assert capsys.readouterr().out.splitlines()[1] == "reader: numpy.loadtxt (LOSSCLI_READER=numpy)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 
@@ -242,7 +243,7 @@ def test_big_table_view_shows_head_tail_count_and_abbreviated_derivation(cli, wr
     assert "(|0−1| + |1−2| + |2−3| + … + |99999−100000|) / 100000 = 1" in text
 
 
-def _peak_rss_kb(path: str) -> int:
+def _peak_rss_kb(path: str, reader: str) -> int:
     # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would inherit the
     # high-water mark of this (pytest) process.
     code = (
@@ -253,19 +254,21 @@ def _peak_rss_kb(path: str) -> int:
         f"assert main(['mse', {path!r}], env) == 0\n"
         "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
     )
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    env = {**os.environ, "LOSSCLI_READER": reader}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return int(done.stdout)
 
 
-def test_peak_memory_does_not_grow_with_input_size(tmp_path):
+@pytest.mark.parametrize("reader", ["numpy", "auto"])
+def test_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
     rng = np.random.default_rng(11)
-    sizes = {}
-    for rows in (250_000, 2_000_000):
-        path = tmp_path / f"{rows}.csv"
-        data = rng.normal(size=(rows, 2)).round(4)
-        np.savetxt(path, data, fmt="%.4f", delimiter=",")
-        sizes[rows] = _peak_rss_kb(str(path))
-    # Whole-array reading would need ≥ 2M × 2 × 8 bytes × several copies ≈ 100+ MB more.
-    assert sizes[2_000_000] - sizes[250_000] < 15_000, sizes
+    million = "".join(f"{a:.4f},{b:.4f}\n" for a, b in rng.normal(size=(1_000_000, 2)).tolist())
+    small, large = tmp_path / "1M.csv", tmp_path / "4M.csv"
+    small.write_text(million)
+    large.write_text(million * 4)
+    peaks = {rows: _peak_rss_kb(str(path), reader) for rows, path in (("1M", small), ("4M", large))}
+    # Reading whole would add ≥ 3M × 2 × 8 bytes × several copies, about 100 MB.
+    assert peaks["4M"] - peaks["1M"] < 15_000, peaks
 
 
 def test_closed_pipe_ends_quietly(tmp_path):
