@@ -14,7 +14,7 @@ Data is generated once into benchmarks/data/ (numpy, fixed seed) and reused.
 
 Run:  make bench                              # or: .venv/bin/python benchmarks/bench.py
       make bench BENCH_ARGS="--big --write"   # + 30M rows; rewrite RESULTS.md, keeping notes
-Flags: --runs N (both counts), --latency-runs N (5), --throughput-runs N (3), --big, --write.
+Flags: --runs N (both counts), --latency-runs N (11), --throughput-runs N (3), --big, --write.
 """
 import argparse, datetime, json, os, platform, shlex, shutil, statistics, subprocess, sys, tempfile, time
 from dataclasses import dataclass
@@ -174,7 +174,7 @@ def agreement(ours, ref):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, help="runs per command for every section (overrides the two below)")
-    ap.add_argument("--latency-runs", type=int, default=5)
+    ap.add_argument("--latency-runs", type=int, default=11)
     ap.add_argument("--throughput-runs", type=int, default=3)
     ap.add_argument("--big", action="store_true", help="also generate and run 30M rows (memory growth)")
     ap.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md, keeping notes")
@@ -197,10 +197,12 @@ def main():
         hello.write_text(HELLO)
     FLOOR, TORCH_ = "floor: hello Typer + numpy", "PyTorch one-liner"
     OURS = "losscli mse 2,3,4,5 4,5,6,7 --format plain"
-    cmds = {FLOOR: [sys.executable, str(hello)], TORCH_: [sys.executable, "-c", TORCH],
+    # torch is no dependency of losscli: BENCH_TORCH_PYTHON may name an interpreter that has it.
+    torch_python = os.environ.get("BENCH_TORCH_PYTHON") or (sys.executable if find_spec("torch") else None)
+    cmds = {FLOOR: [sys.executable, str(hello)], TORCH_: [torch_python or "", "-c", TORCH],
             OURS: [LOSSCLI, "mse", "2,3,4,5", "4,5,6,7", "--format", "plain"]}
-    res = {k: measure(c, lat_n, latency=True) for k, c in cmds.items() if k != TORCH_ or find_spec("torch")}
-    torch = res.setdefault(TORCH_, Result(error="skipped: torch not importable in the venv"))
+    res = {k: measure(c, lat_n, latency=True) for k, c in cmds.items() if k != TORCH_ or torch_python}
+    torch = res.setdefault(TORCH_, Result(error="skipped: no torch (set BENCH_TORCH_PYTHON to a python that has it)"))
     floor, ours = res[FLOOR], res[OURS]
     hf = shutil.which("hyperfine") is not None
     rows = [[k, wall(r), mb(r), ratio(r, floor), r.out[:20]]

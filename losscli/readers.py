@@ -102,7 +102,11 @@ def open_binary(source: Source, stdin: BinaryIO | None) -> tuple[BinaryIO, int |
         except OSError as error:
             raise DataError(f"{printable(source.name)}: cannot read ({error.strerror})") from None
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
+    try:
+        magic = buffered.peek(2)[:2]
+    except OSError as error:
+        raise DataError(f"{printable(source.name)}: read failed near line 1 ({error.strerror})") from None
+    if magic == GZIP_MAGIC:
         import gzip
 
         return gzip.GzipFile(fileobj=buffered, mode="rb"), size

@@ -49,12 +49,73 @@ CATALOGUE = [
 ]
 
 
+# Mistakes that involve files: (argv with {dir} for the folder, files to write there, status, fragment).
+FILE_CATALOGUE = [
+    (["mse", "{dir}/empty.csv"], {"empty.csv": ""}, DATA, "empty.csv: no data (the input is empty)"),
+    (["mse", "{dir}/h.csv"], {"h.csv": "y_hat,y\n"}, DATA, "h.csv: no data rows, only a header"),
+    (["mse", "{dir}/missing.csv"], {}, DATA, "missing.csv: no such file"),
+    (["mse", "{dir}", "1,2"], {}, DATA, "is a directory, not a file"),
+    (["mse", "/proc/self/mem", "1,2"], {}, DATA, "/proc/self/mem: read failed near line 1"),
+    (["mse", "{dir}/b.bin"], {"b.bin": b"\x00\x01\x02\x03"}, DATA, "b.bin:1: NUL byte: this looks like a binary file"),
+    (["mse", "{dir}/l.csv"], {"l.csv": b"a,b\n1,2\n\xe9,3\n"}, DATA, "l.csv:3: bytes that are not UTF-8 text"),
+    (["mse", "{dir}/r.csv"], {"r.csv": "a,b\n1,2\n3,4,5\n"}, DATA, "r.csv:3: 3 fields, but the header has 2"),
+    (["mse", "{dir}/v.csv"], {"v.csv": "y_hat,y\n1,2\n12,5;3\n"}, DATA, 'v.csv:3: column "y": \'5;3\' is not a number'),
+    (["mse", "{dir}/e.csv"], {"e.csv": "y_hat,y\n1,\n"}, DATA, 'e.csv:2: column "y": empty value'),
+    (["mse", "{dir}/p.txt", "{dir}/t.txt"], {"p.txt": "1\n2\n3\n", "t.txt": "1\n2\n"}, DATA, "t.txt has 2 rows but"),
+    (["mse", "{dir}/c.csv", "--pred", "yhat", "--target", "y"], {"c.csv": "y_hat,y\n1,2\n"}, USAGE, "--pred 'yhat': no such column; did you mean 'y_hat'?"),
+    (["mse", "{dir}/c.csv", "--pred", "7", "--target", "1"], {"c.csv": "y_hat,y\n1,2\n"}, USAGE, "--pred 7: no such column"),
+    (["mse", "{dir}/d.csv", "--pred", "a", "--target", "b"], {"d.csv": "a,a,b\n1,2,3\n"}, DATA, "column name 'a' appears twice (columns 1 and 2)"),
+    (["mse", "{dir}/three.csv"], {"three.csv": "id,y_hat,y\n1,2,3\n"}, USAGE, "has 3 columns (id, y_hat, y): say which hold the prediction and the target"),
+    (["mse", "-", "-"], {}, USAGE, "'-' (stdin) is given twice"),
+    (["mse", "{dir}/g.csv.gz"], {"g.csv.gz": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage"}, DATA, "g.csv.gz: read failed near line 1"),
+    (["mse", "{dir}/long.csv"], {"long.csv": "y_hat,y\n" + "1," * 2_000_000 + "1\n"}, DATA, "long.csv:2: 2000001 fields, but the header has 2"),
+    (["mse", "{dir}/f.csv", "--delimiter", "ab"], {"f.csv": "1,2\n"}, USAGE, "--delimiter 'ab' is not one character"),
+    (["xent", "{dir}/x.csv"], {"x.csv": "a,b\n1,2\n"}, USAGE, "say which column holds the labels with --target"),
+    (["xent", "{dir}/x.csv", "--target", "label"], {"x.csv": "cat,dog,label\n1,2,cow\n"}, DATA, "x.csv:2: label 'cow' is not a class (cat, dog)"),
+    (["xent", "{dir}/x.csv", "--target", "label", "--logits", "3-1"], {"x.csv": "a,b,label\n1,2,0\n"}, USAGE, "--logits 3-1: the range runs backwards"),
+]
+
+
 @pytest.mark.parametrize("argv, status, fragment", CATALOGUE, ids=[" ".join(c[0]) for c in CATALOGUE])
 def test_mistake_gives_one_line_and_exit_status(cli, argv, status, fragment):
-    run = cli(*argv)
-    assert run.status == status
+    assert_one_error_line(cli(*argv), status, fragment)
+
+
+@pytest.mark.parametrize(
+    "argv, files, status, fragment", FILE_CATALOGUE, ids=[" ".join(c[0]).replace("{dir}/", "") for c in FILE_CATALOGUE]
+)
+def test_file_mistake_gives_one_line_and_exit_status(cli, tmp_path, argv, files, status, fragment):
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert_one_error_line(cli(*(a.replace("{dir}", str(tmp_path)) for a in argv), stdin=b"1,2\n"), status, fragment)
+
+
+def assert_one_error_line(run, status: int, fragment: str) -> None:
+    assert run.status == status, run.stderr
     assert run.stdout == ""
     assert run.stderr.startswith("losscli: error: ")
     assert run.stderr.count("\n") == 1, run.stderr
     assert fragment in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, warning",
+    [
+        (["mse", "1e200", "0"], "1 term overflowed to inf (first: row 1); the inf is kept"),
+        (["mse", "1,nan", "1,2"], "1 row with nan (first: row 2), so the result is nan"),
+        (["xent", "0.2,0.7,0.1", "1"], "the logits look like probabilities"),
+        (["xent", "1,2;3,4", "-100,-100"], "every target equals ignore_index (-100)"),
+    ],
+)
+def test_suspicious_input_computes_with_one_warning(cli, argv, warning):
+    run = cli(*argv)
+    assert run.status == 0 and run.stdout
+    assert run.stderr == f"losscli: warning: {warning}" + run.stderr.split(warning, 1)[1]
+    assert run.stderr.count("\n") == 1
+
+
+def test_quiet_silences_warnings(cli):
+    run = cli("mse", "1e200", "0", "--quiet")
+    assert run.status == 0 and run.stderr == "" and run.stdout == "inf\n"
