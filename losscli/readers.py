@@ -323,17 +323,21 @@ class DelimitedTable:
         pending: deque = deque()
 
         def finished() -> Block | None:
-            future, chunk, first_line = pending.popleft()
+            future, chunk = pending.popleft()
+            first_line = self._line
             values = future.result()
             if values is None:
                 values = self._parse(self._decode(chunk, first_line), first_line, list(range(columns)))
+                self._line += chunk.count(b"\n")
+            else:
+                # polars accepts a block only if every line is a row: no need to count newlines.
+                self._line += values.shape[0]
             values = values[:, usecols]
             return Block(values, first_line) if values.shape[0] else None
 
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             while data is not None:
-                pending.append((pool.submit(parse_block, data, columns, self.delimiter), data, self._line))
-                self._line += data.count(b"\n")
+                pending.append((pool.submit(parse_block, data, columns, self.delimiter), data))
                 if len(pending) >= IN_FLIGHT:
                     block = finished()
                     if block is not None:
