@@ -6,7 +6,6 @@ stderr and an exit status; nothing below it prints errors or exits.
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import Enum
 from typing import Annotated, Optional
@@ -154,11 +153,11 @@ def emit(
     )
 
 
-def table_options(env: Environment, header: bool | None, delimiter: str | None, progress) -> readers.TableOptions:
+def table_options(env: Environment, header: bool | None, delimiter: str | None, progress=None) -> readers.TableOptions:
     return readers.TableOptions(
         header=header,
         delimiter=readers.parse_delimiter(delimiter),
-        on_progress=lambda read: progress.update(bytes_read=read),
+        on_progress=None if progress is None else lambda read: progress.update(bytes_read=read),
         stdin=env.stdin,
     )
 
@@ -171,12 +170,6 @@ def positional(env: Environment, values: list[str | None], command: str) -> list
     if not given and env.stdin_isatty:
         raise UsageError(f"no input: give values or a file, or pipe a table in (see '{PROG} {command} --help')")
     return given
-
-
-def required(value: str | None, name: str, command: str) -> str:
-    if value is None:
-        raise UsageError(f"missing {name} (see '{PROG} {command} --help')")
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,20 +242,15 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value)
             emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
-        sizes = [os.path.getsize(s.path) for s in sources if s is not None and not s.is_stdin]
-        progress = render.Progress(env.stderr, sum(sizes) if sizes and len(sizes) == len([s for s in sources if s]) else None, env.stderr_isatty and not quiet)
+        progress = render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
         try:
-            blocks = readers.elementwise_blocks(
-                arguments,
-                sources,
-                lambda text, name: parse_inline(text, name),
-                table_options(env, header, delimiter, progress),
-                pred_column,
-                target_column,
+            options = table_options(env, header, delimiter, progress)
+            blocks = readers.elementwise_blocks(arguments, sources, parse_inline, options, pred_column, target_column)
+            stream_elementwise(
+                env, spec, blocks, progress, reduction=reduction.value, nan_policy=nan_policy.value,
+                dtype=dtype.value, fmt=resolve_format(fmt, env), grad=grad, digits=digits,
+                max_rows=None if all_rows else rows, quiet=quiet,
             )
-            stream_elementwise(env, spec, blocks, progress, reduction=reduction.value, nan_policy=nan_policy.value,
-                               dtype=dtype.value, fmt=resolve_format(fmt, env), grad=grad, digits=digits,
-                               max_rows=None if all_rows else rows, quiet=quiet)
         finally:
             progress.close()
 
@@ -330,11 +318,10 @@ def xent(
     env: Environment = ctx.obj
     arguments = positional(env, [logits, target], "xent")
     class_names = parse_class_names(classes) if classes else None
-    progress = render.Progress(env.stderr, None, False)
     x, y, names = readers.xent_inputs(
         arguments,
         readers.sources_of(arguments),
-        table_options(env, header, delimiter, progress),
+        table_options(env, header, delimiter),
         lambda text: parse_inline(text, "logits"),
         parse_labels,
         target_column,
@@ -383,12 +370,11 @@ def softmax(
     """
     env: Environment = ctx.obj
     arguments = positional(env, [values], "softmax")
-    progress = render.Progress(env.stderr, None, False)
     source = readers.sources_of(arguments)[0] if arguments else None
     x = readers.matrix_input(
         arguments[0] if arguments else None,
         source,
-        table_options(env, header, delimiter, progress),
+        table_options(env, header, delimiter),
         lambda text: parse_inline(text, "input"),
     ).astype(dtype.value, copy=False)
     result = core.softmax(x, dim=dim, temperature=temperature, log=log)

@@ -477,6 +477,14 @@ def sources_of(arguments: list[str]) -> list[Source | None]:
     return sources
 
 
+def total_bytes(sources: list[Source | None]) -> int | None:
+    """The bytes a progress bar counts up to: known only when every source is a plain file."""
+    files = [s for s in sources if s is not None]
+    if not files or any(s.is_stdin for s in files):
+        return None
+    return sum(os.path.getsize(s.path) for s in files)
+
+
 def _pick_pair(table: DelimitedTable, pred: str | None, target: str | None) -> list[int]:
     if pred is None and target is None:
         if len(table.columns) == 2:
