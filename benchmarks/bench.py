@@ -14,7 +14,7 @@ Data is generated once into benchmarks/data/ (numpy, fixed seed) and reused.
 
 Run:  make bench                              # or: .venv/bin/python benchmarks/bench.py
       make bench BENCH_ARGS="--big --write"   # + 30M rows; rewrite RESULTS.md, keeping notes
-Flags: --runs N (both counts), --latency-runs N (11), --throughput-runs N (3), --big, --write.
+Flags: --runs N (both counts), --latency-runs N (11), --throughput-runs N (5), --big, --write.
 """
 import argparse, datetime, json, os, platform, shlex, shutil, statistics, subprocess, sys, tempfile, time
 from dataclasses import dataclass
@@ -175,7 +175,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, help="runs per command for every section (overrides the two below)")
     ap.add_argument("--latency-runs", type=int, default=11)
-    ap.add_argument("--throughput-runs", type=int, default=3)
+    ap.add_argument("--throughput-runs", type=int, default=5)
     ap.add_argument("--big", action="store_true", help="also generate and run 30M rows (memory growth)")
     ap.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md, keeping notes")
     args = ap.parse_args()
