@@ -374,38 +374,36 @@ class DelimitedTable:
         self._check_widths(text, first_line)
         return values
 
-    def _check_widths(self, text: str, first_line: int) -> None:
-        for number, line in enumerate(text.splitlines(), start=first_line):
-            content = _content(line)
-            if content and len(split_fields(content, self.delimiter)) != len(self.columns):
-                self._ragged(number, len(split_fields(content, self.delimiter)))
-
-    def _ragged(self, number: int, width: int) -> None:
-        expected = "the header has" if self.has_header else "the first row has"
-        raise DataError(f"{self.source.name}:{number}: {width} fields, but {expected} {len(self.columns)}")
-
-    def _parse_exactly(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
-        """The slow, line-by-line parse: finds and names the first bad field."""
-        rows = []
+    def _content_rows(self, text: str, first_line: int) -> Iterator[tuple[int, list[str]]]:
+        """(line number, fields) of each data line; blank and comment lines skipped, widths checked."""
         for number, line in enumerate(text.splitlines(), start=first_line):
             content = _content(line)
             if not content:
                 continue
             fields = split_fields(content, self.delimiter)
             if len(fields) != len(self.columns):
-                self._ragged(number, len(fields))
-            row = []
-            for index in usecols:
-                value = fields[index]
-                if not value:
-                    raise DataError(f"{self.source.name}:{number}: column {self.column_label(index)}: empty value")
-                if not is_number(value):
-                    raise DataError(
-                        f"{self.source.name}:{number}: column {self.column_label(index)}: "
-                        f"{printable(value)!r} is not a number"
-                    )
-                row.append(float(value))
-            rows.append(row)
+                expected = "the header has" if self.has_header else "the first row has"
+                raise DataError(
+                    f"{self.source.name}:{number}: {len(fields)} fields, but {expected} {len(self.columns)}"
+                )
+            yield number, fields
+
+    def _check_widths(self, text: str, first_line: int) -> None:
+        for _ in self._content_rows(text, first_line):
+            pass
+
+    def _number(self, value: str, line: int, column: int) -> float:
+        if not value:
+            raise DataError(f"{self.source.name}:{line}: column {self.column_label(column)}: empty value")
+        if not is_number(value):
+            raise DataError(
+                f"{self.source.name}:{line}: column {self.column_label(column)}: {printable(value)!r} is not a number"
+            )
+        return float(value)
+
+    def _parse_exactly(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
+        """The slow, line-by-line parse: finds and names the first bad field."""
+        rows = [[self._number(fields[i], number, i) for i in usecols] for number, fields in self._content_rows(text, first_line)]
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(usecols))
 
     def read_all(self, usecols: list[int]) -> np.ndarray:
@@ -418,21 +416,15 @@ class DelimitedTable:
         text = self._first_text
         self._first_text = None
         while text is not None:
-            for number, line in enumerate(text.splitlines(), start=self._line):
-                content = _content(line)
-                if not content:
-                    continue
-                fields = split_fields(content, self.delimiter)
-                if len(fields) != len(self.columns):
-                    self._ragged(number, len(fields))
+            for number, fields in self._content_rows(text, self._line):
                 labels.append(fields[index])
                 lines.append(number)
-                rows.append(self._parse_exactly(content + "\n", number, usecols)[0])
+                rows.append([self._number(fields[i], number, i) for i in usecols])
             self._line += text.count("\n")
             text = self._read_text()
         if not rows:
             self._no_rows()
-        return labels, lines, np.array(rows)
+        return labels, lines, np.array(rows, dtype=np.float64).reshape(len(rows), len(usecols))
 
     def resolve_many(self, spec: str, option: str) -> list[int]:
         """Columns listed as ``c0,c1,c2`` (names or indices) or ranges ``2-11`` (1-based, inclusive)."""
