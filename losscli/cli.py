@@ -261,12 +261,14 @@ def stream_elementwise(env: Environment, spec, blocks, progress, *, reduction, n
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     keep = max_rows if fmt == "table" else 0
     accumulator = core.ElementwiseAccumulator(spec.name, reduction, keep_rows=keep, nan_policy=nan_policy, with_grad=grad)
-    writer = None if fmt == "table" else render.ElementwiseStreamWriter(fmt, env.stdout, accumulator, show_grad=grad)
+    writer = None
+    if fmt != "table":
+        writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=reduction, show_grad=grad)
     for prediction, target in blocks:
         block = accumulator.add(prediction.astype(dtype, copy=False), target.astype(dtype, copy=False))
         progress.update(rows=accumulator.rows_seen)
         if writer is not None:
-            writer.block(block)
+            writer.block(accumulator.block_result(block))
     result = accumulator.result()
     progress.close()
     warn(env, result, quiet, fmt)

@@ -144,6 +144,44 @@ class BlockTerms:
     rows: np.ndarray  # 0-based positions of these rows in the whole input
 
 
+class HeadTail:
+    """The first and last rows of a stream of blocks: what the table of a big input shows.
+
+    ``keep_rows`` None keeps every row. ``size`` counts a block's rows, ``cut(block, start, stop)``
+    slices them, ``join(blocks)`` puts blocks end to end.
+    """
+
+    def __init__(self, keep_rows: int | None, size: Callable, cut: Callable, join: Callable) -> None:
+        self.keep_rows = keep_rows
+        self.size, self.cut, self.join = size, cut, join
+        self.head: list = []
+        self.tail: list = []
+        self.head_rows = 0
+
+    def add(self, block) -> None:
+        if self.keep_rows is None:
+            self.head.append(block)
+            return
+        room = (self.keep_rows + 1) // 2 - self.head_rows
+        if room > 0:
+            self.head.append(self.cut(block, 0, room))
+            self.head_rows += min(room, self.size(block))
+            block = self.cut(block, room, None)
+        if self.size(block):
+            self.tail.append(block)
+            # Only the last keep_rows // 2 rows are needed; drop whole older blocks beyond that.
+            while len(self.tail) > 1 and sum(map(self.size, self.tail[1:])) >= self.keep_rows // 2:
+                self.tail.pop(0)
+
+    def kept(self):
+        """The kept rows as one block (None when no block came)."""
+        blocks = self.head + self.tail
+        if self.keep_rows is not None and self.tail:
+            tail = self.join(self.tail)
+            blocks = self.head + [self.cut(tail, max(self.size(tail) - self.keep_rows // 2, 0), None)]
+        return self.join(blocks) if blocks else None
+
+
 class ElementwiseAccumulator:
     """Reduces an element-wise loss over blocks of rows, so the input never has to fit in memory.
 
@@ -183,9 +221,7 @@ class ElementwiseAccumulator:
         self.overflows = 0
         self.first_overflow_row: int | None = None
         self._partials: list[float] = []
-        self._head: list[BlockTerms] = []
-        self._tail: list[BlockTerms] = []
-        self._head_rows = 0
+        self._window = HeadTail(keep_rows, lambda b: b.terms.size, _slice, _concat)
 
     def add(self, prediction, target) -> BlockTerms:
         prediction = as_float_array(prediction, "prediction")
@@ -208,7 +244,7 @@ class ElementwiseAccumulator:
         block = BlockTerms(prediction, target, diff, terms, grad, rows)
         self.n += terms.size
         self._partials.append(float(total))
-        self._keep(block)
+        self._window.add(block)
         return block
 
     def _non_finite(self, prediction, target, rows, diff, terms):
@@ -232,27 +268,12 @@ class ElementwiseAccumulator:
             total = terms.sum(dtype=self.dtype)
         return prediction, target, rows, diff, terms, total
 
-    def _keep(self, block: BlockTerms) -> None:
-        if self.keep_rows is None:
-            self._head.append(block)
-            return
-        head_room = (self.keep_rows + 1) // 2 - self._head_rows
-        if head_room > 0:
-            self._head.append(_slice(block, 0, head_room))
-            self._head_rows += min(head_room, block.terms.size)
-            block = _slice(block, head_room, None)
-        if block.terms.size:
-            self._tail.append(block)
-            # Only the last keep_rows // 2 rows are needed; drop whole older blocks beyond that.
-            while len(self._tail) > 1 and sum(b.terms.size for b in self._tail[1:]) >= self.keep_rows // 2:
-                self._tail.pop(0)
+    def scale_grad(self, grad: np.ndarray) -> np.ndarray:
+        """A block's gradient once every row is in: divided by n for mean."""
+        with np.errstate(all="ignore"):
+            return grad / self.dtype.type(self.n) if self.reduction == "mean" and self.n else grad
 
-    @property
-    def grad_divisor(self) -> int:
-        """What each row's gradient is divided by once every row is in: n for mean, else 1."""
-        return self.n if self.reduction == "mean" and self.n else 1
-
-    def _as_result(self, kept: BlockTerms, value, grad: np.ndarray, notes=()) -> LossResult:
+    def _as_result(self, kept: BlockTerms, value, grad: np.ndarray, notes=(), part: bool = False) -> LossResult:
         return LossResult(
             loss=self.spec.name,
             reduction=self.reduction,
@@ -271,32 +292,25 @@ class ElementwiseAccumulator:
             denominator_label="n",
             notes=tuple(notes),
             meta={"shape": (self.n,), "omitted": self.omitted, "rows_in": self.rows_seen},
-            row_numbers=None if kept.terms.size == self.rows_seen else kept.rows,
+            row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
         )
 
-    def block_result(self, block: BlockTerms, divide: bool) -> LossResult:
-        """One block's rows as a result (for writers that stream), its gradient divided if asked."""
-        with np.errstate(all="ignore"):
-            grad = block.grad / self.dtype.type(self.grad_divisor) if divide and block.grad is not None else block.grad
-        return self._as_result(block, None, grad)
+    def block_result(self, block: BlockTerms) -> LossResult:
+        """One block's rows as a result, for writers that stream (its gradient not yet scaled)."""
+        return self._as_result(block, None, block.grad, part=True)
 
     def result(self) -> LossResult:
         if self.n == 0:
             raise DataError("no rows to compute on" if not self.omitted else "every row holds nan (all omitted)")
         dtype = self.dtype
-        blocks = self._head + self._tail
-        if self.keep_rows is not None and self._tail:
-            tail = self.keep_rows // 2
-            joined = _concat(self._tail)
-            blocks = self._head + [_slice(joined, max(joined.terms.size - tail, 0), None)]
-        kept = _concat(blocks)
+        kept = self._window.kept()
         with np.errstate(all="ignore"):
             total = dtype.type(_accurate_sum(self._partials))
             if self.reduction == "none":
                 value = kept.terms
             else:
                 value = total / dtype.type(self.n) if self.reduction == "mean" else total
-            grad = None if kept.grad is None else kept.grad / dtype.type(self.grad_divisor)
+        grad = None if kept.grad is None else self.scale_grad(kept.grad)
         notes = []
         if self.overflows:
             notes.append(
@@ -540,6 +554,232 @@ def _looks_like_probabilities(rows: np.ndarray) -> bool:
     )
 
 
+def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_grad):
+    """Per-sample terms, gradient (unscaled), table columns and the mean's denominator part.
+
+    ``rows`` is (N, C) and free of nan where nan is not wanted; ``weights`` is all ones when no
+    weights were given. The formulas are those of semantics.md, sample by sample.
+    """
+    samples, classes = rows.shape
+    dtype = rows.dtype
+    with np.errstate(all="ignore"):
+        lp = log_softmax(rows, axis=1)
+        p = np.exp(lp)
+        columns = [Column("logits", "logits", rows)]
+        grad = None
+        if kind == "index":
+            labels = _check_class_indices(target, classes, ignore_index)
+            valid = labels >= 0
+            safe = np.where(valid, labels, 0)
+            picked = np.arange(samples)
+            nll = -lp[picked, safe]
+            w_y = np.where(valid, weights[safe], dtype.type(0))
+            terms = (1 - eps) * w_y * nll
+            if eps:
+                terms = terms + (eps / classes) * np.sum(-lp * weights, axis=1)
+            terms = np.where(valid, terms, dtype.type(0))
+            denominator = w_y.sum(dtype=dtype)
+            if with_grad:
+                one_hot = np.zeros_like(rows)
+                one_hot[picked[valid], labels[valid]] = 1
+                grad = (1 - eps) * w_y[:, None] * (p - one_hot)
+                if eps:
+                    grad = grad + (eps / classes) * (weights.sum() * p - weights)
+                grad = np.where(valid[:, None], grad, dtype.type(0))
+            columns += [
+                Column("target", "y", np.where(valid, labels, np.int64(ignore_index))),
+                Column("p_target", "p[y]", np.where(valid, p[picked, safe], np.nan)),
+                Column("neg_log_p", "−log p[y]", np.where(valid, nll, np.nan)),
+            ]
+            valid_count = int(valid.sum())
+        else:
+            _check_probabilities(target)
+            probabilities = target.reshape(samples, classes).astype(dtype, copy=False)
+            smoothed = (1 - eps) * probabilities + eps / classes
+            weighted = weights * smoothed
+            terms = -np.sum(weighted * lp, axis=1)
+            denominator = dtype.type(samples)
+            if with_grad:
+                grad = np.sum(weighted, axis=1, keepdims=True) * p - weighted
+            columns.append(Column("target", "t", probabilities))
+            valid_count = samples
+    return terms, grad, columns, denominator, valid_count, (w_y if kind == "index" else None), (
+        np.where(valid, (1 - eps) + eps / classes, np.nan) if kind == "index" else smoothed
+    )
+
+
+class CrossEntropyAccumulator:
+    """``nn.CrossEntropyLoss`` over blocks of samples: (N, C) logits with N class indices or N
+    probability rows per block. Sums are accurate across blocks (``math.fsum``); the mean divides
+    by ``Σ w[y]`` (indices) or ``N`` (probabilities) only once every block is in.
+
+    >>> acc = CrossEntropyAccumulator("mean", weight=[1, 2, 0.5])
+    >>> _ = acc.add(np.array([[1, 2, 0.5], [0.1, -1, 3]]), np.array([1, 2]))
+    >>> _ = acc.add(np.array([[2, 2, -0.5], [0, 1, 0]]), np.array([0, 1]))
+    >>> round(float(acc.result().value), 12)
+    0.509160709161
+    """
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        *,
+        weight=None,
+        ignore_index: int = DEFAULT_IGNORE_INDEX,
+        label_smoothing: float = 0.0,
+        nan_policy: str = "propagate",
+        keep_rows: int | None = None,
+        with_grad: bool = True,
+    ):
+        check_reduction(reduction)
+        check_nan_policy(nan_policy)
+        if not (0.0 <= label_smoothing <= 1.0):
+            raise UsageError(f"label smoothing must be between 0 and 1, not {label_smoothing:g}")
+        self.reduction = reduction
+        self.weight_given = weight
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.nan_policy = nan_policy
+        self.with_grad = with_grad
+        self.weight: np.ndarray | None = None
+        self.kind: str | None = None
+        self.classes = 0
+        self.dtype: np.dtype | None = None
+        self.n = self.rows_seen = self.valid = self.omitted = self.nan_rows = 0
+        self.first_nan_row: int | None = None
+        self.all_look_like_probabilities = True
+        self._partials: list[float] = []
+        self._denominators: list[float] = []
+        self._window = HeadTail(keep_rows, lambda r: len(r.terms), LossResult.take_rows, LossResult.stack_rows)
+
+    def _first_block(self, logits: np.ndarray, kind: str) -> None:
+        self.kind, self.dtype, self.classes = kind, logits.dtype, logits.shape[1]
+        self.weight = _check_weight(self.weight_given, self.classes, self.dtype)
+
+    def add(self, logits, target) -> LossResult:
+        """One block: (N, C) logits and their targets. Returns its rows (gradient unscaled)."""
+        logits = as_float_array(logits, "logits")
+        target = as_float_array(target, "target")
+        if logits.ndim != 2 or logits.size == 0:
+            raise DataError(f"logits have shape {_shape(logits)}; a block needs rows of class scores (N, C)")
+        kind = _target_kind(logits, target)
+        if self.kind is None:
+            self._first_block(logits, kind)
+        elif kind != self.kind or logits.shape[1] != self.classes:
+            raise DataError(
+                f"row {self.rows_seen + 1}: the targets or the class count change within the input"
+            )
+        logits = logits.astype(self.dtype, copy=False)
+        rows = np.arange(self.rows_seen, self.rows_seen + logits.shape[0])
+        self.rows_seen += logits.shape[0]
+        missing = np.isnan(logits).any(axis=1) | np.isnan(target.reshape(logits.shape[0], -1)).any(axis=1)
+        if missing.any():
+            first = int(rows[np.argmax(missing)]) + 1
+            if self.nan_policy == "raise":
+                raise DataError(f"row {first}: nan in the logits or target (--nan-policy raise)")
+            self.first_nan_row = self.first_nan_row or first
+            if self.nan_policy == "omit":
+                self.omitted += int(missing.sum())
+                logits, target, rows = logits[~missing], target[~missing], rows[~missing]
+            else:
+                self.nan_rows += int(missing.sum())
+        if logits.shape[0] and not _looks_like_probabilities(logits):
+            self.all_look_like_probabilities = False
+        weights = np.ones(self.classes, dtype=self.dtype) if self.weight is None else self.weight
+        eps = self.dtype.type(self.label_smoothing)
+        terms, grad, columns, denominator, valid, w_y, smoothed = _cross_entropy_rows(
+            logits, target, self.kind, weights, self.ignore_index, eps, self.with_grad
+        )
+        if self.weight is not None and self.kind == "index":
+            columns.append(Column("weight", "w[y]", w_y))
+        if self.label_smoothing:
+            label = "t[y]" if self.kind == "index" else "t′"
+            columns.append(Column("smoothed_target", label, smoothed))
+        columns.append(Column("loss", "loss", terms))
+        self.n += terms.size
+        self.valid += valid
+        with np.errstate(all="ignore"):
+            self._partials.append(float(terms.sum(dtype=self.dtype)))
+        self._denominators.append(float(denominator))
+        part = LossResult(
+            loss="xent",
+            reduction=self.reduction,
+            dtype=str(self.dtype),
+            n=terms.size,
+            value=None,
+            terms=terms,
+            grad=grad,
+            columns=tuple(columns),
+            meta=self._meta(),
+            row_numbers=rows,
+        )
+        self._window.add(part)
+        return part
+
+    @property
+    def denominator(self) -> float:
+        return _accurate_sum(self._denominators)
+
+    def scale_grad(self, grad: np.ndarray) -> np.ndarray:
+        """A block's gradient once every block is in: divided by the mean's denominator."""
+        if self.reduction != "mean":
+            return grad
+        denominator = self.denominator
+        if denominator == 0:
+            return np.zeros_like(grad)  # every target ignored: PyTorch's gradient is zero
+        with np.errstate(all="ignore"):
+            return grad / self.dtype.type(denominator)
+
+    def _meta(self) -> dict:
+        return {
+            "target_kind": self.kind,
+            "classes": self.classes,
+            "weight": self.weight,
+            "ignore_index": self.ignore_index,
+            "label_smoothing": self.label_smoothing,
+            "shape": (self.n, self.classes),
+            "omitted": self.omitted if self.nan_policy == "omit" else None,
+            "rows_in": self.rows_seen,
+        }
+
+    def result(self) -> LossResult:
+        if self.n == 0:
+            raise DataError("every row holds nan (all omitted)" if self.omitted else "no rows to compute on")
+        dtype = self.dtype
+        kept = self._window.kept()
+        denominator = dtype.type(self.denominator)
+        with np.errstate(all="ignore"):
+            total = dtype.type(_accurate_sum(self._partials))
+            if self.reduction == "none":
+                value = kept.terms
+            else:
+                value = total / denominator if self.reduction == "mean" else total
+        notes = []
+        if self.nan_rows:
+            notes.append(f"{_rows(self.nan_rows)} with nan (first: row {self.first_nan_row}); --nan-policy omit skips them")
+        if self.all_look_like_probabilities and self.classes > 1:
+            notes.append(
+                "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
+                "applies softmax itself, so passing softmax output applies it twice"
+            )
+        if self.kind == "index" and self.valid == 0:
+            notes.append(
+                f"every target equals ignore_index ({self.ignore_index}): the mean is nan and the "
+                "gradient zero, as in PyTorch"
+            )
+        return replace(
+            kept,
+            value=value,
+            n=self.n,
+            grad=None if kept.grad is None else self.scale_grad(kept.grad),
+            denominator=float(denominator) if self.reduction == "mean" else None,
+            denominator_label="N" if self.kind == "probs" else ("Σ w[y]" if self.weight is not None else "n"),
+            notes=tuple(notes),
+            meta=self._meta(),
+            row_numbers=None if len(kept.terms) == self.rows_seen else kept.row_numbers,
+        )
+
+
 def cross_entropy(
     logits,
     target,
@@ -563,9 +803,9 @@ def cross_entropy(
     >>> round(float(r.value), 12), r.denominator
     (0.509160709161, 5.5)
     """
-    check_reduction(reduction)
-    if not (0.0 <= label_smoothing <= 1.0):
-        raise UsageError(f"label smoothing must be between 0 and 1, not {label_smoothing:g}")
+    accumulator = CrossEntropyAccumulator(
+        reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy
+    )
     logits = as_float_array(logits, "logits")
     target = as_float_array(target, "target")
     if logits.size == 0:
@@ -574,118 +814,16 @@ def cross_entropy(
         raise DataError("target is empty")
     if logits.ndim > 2:
         raise DataError(f"logits have {logits.ndim} dimensions; give a vector (C,) or a matrix (N, C)")
-    check_nan_policy(nan_policy)
     kind = _target_kind(logits, target)
-    notes = []
     if logits.ndim == 2:
-        missing = np.isnan(logits).any(axis=1) | np.isnan(target.reshape(logits.shape[0], -1)).any(axis=1)
-        if missing.any():
-            first = int(np.argmax(missing)) + 1
-            if nan_policy == "raise":
-                raise DataError(f"row {first}: nan in the logits or target (--nan-policy raise)")
-            if nan_policy == "omit":
-                if missing.all():
-                    raise DataError("every row holds nan (all omitted)")
-                logits, target = logits[~missing], target[~missing]
-            else:
-                notes.append(f"{_rows(int(missing.sum()))} with nan (first: row {first}); --nan-policy omit skips them")
-    elif np.isnan(logits).any() or np.isnan(target).any():
+        accumulator.add(logits, target)
+        return accumulator.result()
+    # One sample (C,): PyTorch returns a scalar for none and a (C,) gradient.
+    if np.isnan(logits).any() or np.isnan(target).any():
         if nan_policy != "propagate":
             raise DataError("the logits or target hold nan (one sample: nothing to omit)")
-        notes.append("the logits or target hold nan, so the loss is nan")
-    dtype = logits.dtype
-    rows = logits.reshape(1, -1) if logits.ndim == 1 else logits
-    samples, classes = rows.shape
-    w = _check_weight(weight, classes, dtype)
-    eps = dtype.type(label_smoothing)
-    if _looks_like_probabilities(rows):
-        notes.append(
-            "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
-            "applies softmax itself, so passing softmax output applies it twice"
-        )
-
-    with np.errstate(all="ignore"):
-        lp = log_softmax(rows, axis=1)
-        p = np.exp(lp)
-        weights = np.ones(classes, dtype=dtype) if w is None else w
-        columns = [Column("logits", "logits", rows)]
-        if kind == "index":
-            labels = _check_class_indices(target, classes, ignore_index)
-            valid = labels >= 0
-            safe = np.where(valid, labels, 0)
-            picked = np.arange(samples)
-            nll = -lp[picked, safe]
-            w_y = np.where(valid, weights[safe], dtype.type(0))
-            terms = (1 - eps) * w_y * nll
-            if label_smoothing:
-                terms = terms + (eps / classes) * np.sum(-lp * weights, axis=1)
-            terms = np.where(valid, terms, dtype.type(0))
-            denominator = w_y.sum(dtype=dtype)
-            denominator_label = "Σ w[y]" if w is not None else "n"
-            one_hot = np.zeros_like(rows)
-            one_hot[picked[valid], labels[valid]] = 1
-            grad = (1 - eps) * w_y[:, None] * (p - one_hot)
-            if label_smoothing:
-                grad = grad + (eps / classes) * (weights.sum() * p - weights)
-            grad = np.where(valid[:, None], grad, dtype.type(0))
-            if not valid.any():
-                notes.append(
-                    f"every target equals ignore_index ({ignore_index}): the mean is nan and the "
-                    "gradient zero, as in PyTorch"
-                )
-            columns += [
-                Column("target", "y", np.where(valid, labels, np.int64(ignore_index))),
-                Column("p_target", "p[y]", np.where(valid, p[picked, safe], np.nan)),
-                Column("neg_log_p", "−log p[y]", np.where(valid, nll, np.nan)),
-            ]
-            if w is not None:
-                columns.append(Column("weight", "w[y]", w_y))
-            if label_smoothing:
-                columns.append(
-                    Column("smoothed_target", "t[y]", np.where(valid, (1 - eps) + eps / classes, np.nan))
-                )
-        else:
-            _check_probabilities(target)
-            probabilities = target.reshape(samples, classes).astype(dtype, copy=False)
-            smoothed = (1 - eps) * probabilities + eps / classes
-            weighted = weights * smoothed
-            terms = -np.sum(weighted * lp, axis=1)
-            denominator = dtype.type(samples)
-            denominator_label = "N"
-            grad = np.sum(weighted, axis=1, keepdims=True) * p - weighted
-            columns.append(Column("target", "t", probabilities))
-            if label_smoothing:
-                columns.append(Column("smoothed_target", "t′", smoothed))
-        columns.append(Column("loss", "loss", terms))
-
-        if reduction == "none":
-            value = terms if logits.ndim == 2 else terms[0]
-        else:
-            total = terms.sum(dtype=dtype)
-            value = total / denominator if reduction == "mean" else total
-            if reduction == "mean":
-                grad = grad / denominator if denominator != 0 else np.zeros_like(grad)
-    if logits.ndim == 1:
-        grad = grad[0]
-    return LossResult(
-        loss="xent",
-        reduction=reduction,
-        dtype=str(dtype),
-        n=samples,
-        value=value,
-        terms=terms,
-        grad=grad,
-        columns=tuple(columns),
-        denominator=float(denominator) if reduction == "mean" else None,
-        denominator_label=denominator_label,
-        notes=tuple(notes),
-        meta={
-            "target_kind": kind,
-            "classes": classes,
-            "weight": w,
-            "ignore_index": ignore_index,
-            "label_smoothing": label_smoothing,
-            "shape": logits.shape,
-            "omitted": int(missing.sum()) if logits.ndim == 2 and nan_policy == "omit" else None,
-        },
-    )
+    accumulator.add(logits.reshape(1, -1), target.reshape(1, -1) if kind == "probs" else target.reshape(1))
+    result = accumulator.result()
+    value = result.value[0] if reduction == "none" else result.value
+    grad = None if result.grad is None else result.grad[0]
+    return replace(result, value=value, grad=grad, meta={**result.meta, "shape": logits.shape})

@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from typing import Iterator, TextIO
 
 import numpy as np
 
-from .core import BlockTerms, ElementwiseAccumulator
 from .result import LossResult
 from .table_view import grad_rows, index_headers, index_values, write_table
 
@@ -54,7 +54,9 @@ def json_array(values, dtype: str):
 
 
 def _json_tokens(values: np.ndarray, dtype: str) -> str:
-    """A flat array as the inside of a JSON list: numbers at round-trip precision, null for nan/inf."""
+    """An array as the inside of a JSON list: numbers at round-trip precision, null for nan/inf."""
+    if values.ndim == 2:
+        return ", ".join("[" + _json_tokens(row, dtype) + "]" for row in values)
     finite = np.isfinite(values)
     tokens = exact_list(values, dtype)
     if not finite.all():
@@ -179,94 +181,104 @@ def write(
 
 
 # ---------------------------------------------------------------------------------------------
-# streamed element-wise results
+# streamed results
 
 
 class _Spool:
-    """Blocks of arrays parked in a temporary file, to be read back once the row count is known."""
+    """Blocks of rows parked in a temporary file, read back once the whole input is known."""
 
     def __init__(self) -> None:
         import tempfile  # only json and mean-gradient csv over files spool: keep it off start-up
 
         self.file = tempfile.TemporaryFile()
+        self.template: LossResult | None = None
         self.blocks = 0
 
-    def add(self, *arrays: np.ndarray) -> None:
-        for array in arrays:
+    def add(self, part: LossResult) -> None:
+        self.template = self.template or part
+        grad = part.grad if part.grad is not None else np.empty(0)
+        for array in (part.terms, grad, part.row_numbers, *(c.values for c in part.columns)):
             np.save(self.file, array, allow_pickle=False)
         self.blocks += 1
 
-    def replay(self, count: int) -> Iterator[list[np.ndarray]]:
+    def replay(self) -> Iterator[LossResult]:
         self.file.seek(0)
+        template = self.template
         for _ in range(self.blocks):
-            yield [np.load(self.file, allow_pickle=False) for _ in range(count)]
+            terms, grad, rows = (np.load(self.file, allow_pickle=False) for _ in range(3))
+            columns = tuple(replace(c, values=np.load(self.file, allow_pickle=False)) for c in template.columns)
+            yield replace(template, terms=terms, grad=grad if template.grad is not None else None,
+                          row_numbers=rows, columns=columns)
 
 
-class ElementwiseStreamWriter:
-    """Writes an element-wise loss over blocks: rows as they come, the reduction at the end."""
+class StreamWriter:
+    """Writes a loss computed block by block: rows as they come, the reduction at the end.
 
-    def __init__(self, fmt: str, out: TextIO, accumulator: ElementwiseAccumulator, *, show_grad: bool) -> None:
+    ``scale_grad`` turns a block's gradient into the final one (divided by the mean's
+    denominator), which is known only at the end: formats that need it then are spooled.
+    """
+
+    def __init__(self, fmt: str, out: TextIO, scale_grad, *, reduction: str, show_grad: bool) -> None:
         self.fmt = fmt
         self.out = out
-        self.accumulator = accumulator
+        self.scale_grad = scale_grad
+        self.reduction = reduction
         self.show_grad = show_grad
-        self.needs_count = fmt == "json" or (fmt == "csv" and show_grad and accumulator.reduction == "mean")
-        self.spool = _Spool() if self.needs_count else None
+        self.needs_end = fmt == "json" or (fmt == "csv" and show_grad and reduction == "mean")
+        self.spool = _Spool() if self.needs_end else None
         self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         self.started = False
 
-    def block(self, block: BlockTerms) -> None:
+    def block(self, part: LossResult) -> None:
         if self.spool is not None:
-            grad = block.grad if block.grad is not None else np.empty(0)
-            self.spool.add(block.prediction, block.target, block.diff, block.terms, grad, block.rows)
-        elif self.fmt == "plain" and self.accumulator.reduction == "none":
-            self.out.write("".join(t + "\n" for t in exact_list(block.terms, str(block.terms.dtype))))
+            self.spool.add(part)
+        elif self.fmt == "plain" and self.reduction == "none":
+            self.out.write("".join(t + "\n" for t in exact_list(part.terms, part.dtype)))
         elif self.fmt == "csv":
-            self._csv_block(block, divide=False)
+            self._csv(part)
 
-    def _csv_block(self, block: BlockTerms, divide: bool) -> None:
-        result = self.accumulator.block_result(block, divide)
+    def _csv(self, part: LossResult) -> None:
         if not self.started:
-            self.csv.writerow(csv_header(result, show_grad=self.show_grad))
+            self.csv.writerow(csv_header(part, show_grad=self.show_grad))
             self.started = True
-        self.csv.writerows(csv_rows(result, show_grad=self.show_grad))
+        self.csv.writerows(csv_rows(part, show_grad=self.show_grad))
+
+    def _replayed(self) -> Iterator[LossResult]:
+        for part in self.spool.replay():
+            yield part if part.grad is None else replace(part, grad=self.scale_grad(part.grad))
 
     def finish(self, result: LossResult) -> None:
         if self.fmt == "plain" and result.reduction != "none":
             write_plain(result, self.out)
         elif self.fmt == "csv":
-            if self.spool is not None:
-                for arrays in self.spool.replay(6):
-                    self._csv_block(BlockTerms(*arrays), divide=True)  # spooled only when grad is shown
+            for part in self._replayed() if self.spool is not None else ():
+                self._csv(part)
             if not self.started:  # every row omitted: still a header
                 self.csv.writerow(csv_header(result, show_grad=self.show_grad))
         elif self.fmt == "json":
             self._json(result)
 
     def _json(self, result: LossResult) -> None:
-        dtype = result.dtype
         out = self.out
-        head = json.dumps(_json_head(result), ensure_ascii=False)[:-1]
-        out.write(head)
+        out.write(json.dumps(_json_head(result), ensure_ascii=False)[:-1])
 
-        def stream_list(key: str, index: int, divisor: int = 1) -> None:
+        def stream_list(key: str, values_of) -> None:
             out.write(f', "{key}": [')
             first = True
-            for arrays in self.spool.replay(6):
-                with np.errstate(all="ignore"):
-                    values = arrays[index] / arrays[index].dtype.type(divisor)
-                if values.size:
-                    out.write(("" if first else ", ") + _json_tokens(values, dtype))
+            for part in self._replayed():
+                values = values_of(part)
+                if len(values):
+                    out.write(("" if first else ", ") + _json_tokens(values, result.dtype))
                     first = False
             out.write("]")
 
         if result.reduction == "none":
-            stream_list("value", 3)
+            stream_list("value", lambda part: part.terms)
         else:
-            out.write(f', "value": {json.dumps(json_number(result.value, dtype))}')
-        stream_list("terms", 3)
-        if self.show_grad:
-            stream_list("grad", 4, self.accumulator.grad_divisor)
+            out.write(f', "value": {json.dumps(json_number(result.value, result.dtype))}')
+        stream_list("terms", lambda part: part.terms)
+        if self.show_grad and result.grad is not None:
+            stream_list("grad", lambda part: part.grad)
         tail = _json_tail(result)
         if tail:
             out.write(", " + json.dumps(tail, ensure_ascii=False)[1:-1])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,3 +62,34 @@ class LossResult:
             if column.key == key:
                 return column
         raise KeyError(key)
+
+    def take_rows(self, start: int, stop: int | None) -> "LossResult":
+        """Rows ``start:stop`` of a result whose arrays all run over rows (a block of a stream)."""
+        def cut(array):
+            return None if array is None else array[start:stop]
+
+        return replace(
+            self,
+            terms=cut(self.terms),
+            grad=cut(self.grad),
+            columns=tuple(replace(c, values=c.values[start:stop]) for c in self.columns),
+            row_numbers=cut(self.row_numbers),
+        )
+
+    @staticmethod
+    def stack_rows(parts: list["LossResult"]) -> "LossResult":
+        """Blocks of one stream, one after the other (the first one's metadata is kept)."""
+        def join(arrays):
+            return None if arrays[0] is None else np.concatenate(arrays)
+
+        first = parts[0]
+        return replace(
+            first,
+            terms=join([p.terms for p in parts]),
+            grad=join([p.grad for p in parts]),
+            columns=tuple(
+                replace(c, values=np.concatenate([p.columns[i].values for p in parts]))
+                for i, c in enumerate(first.columns)
+            ),
+            row_numbers=join([p.row_numbers for p in parts]),
+        )
