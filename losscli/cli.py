@@ -10,6 +10,7 @@ import sys
 from enum import Enum
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 
 from . import __version__, core, readers, render
@@ -242,40 +243,46 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value)
             emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
+        concrete = resolve_format(fmt, env)
         progress = render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
-        try:
+        with progress:
             options = table_options(env, header, delimiter, progress)
             blocks = readers.elementwise_blocks(arguments, sources, parse_inline, options, pred_column, target_column)
-            stream_elementwise(
-                env, spec, blocks, progress, reduction=reduction.value, nan_policy=nan_policy.value,
-                dtype=dtype.value, fmt=resolve_format(fmt, env), grad=grad, digits=digits,
-                max_rows=None if all_rows else rows, quiet=quiet,
+            accumulator = core.ElementwiseAccumulator(
+                spec.name, reduction.value, keep_rows=keep_rows(concrete, rows, all_rows),
+                nan_policy=nan_policy.value, with_grad=grad,
             )
-        finally:
-            progress.close()
+            cast = ((p.astype(dtype.value, copy=False), t.astype(dtype.value, copy=False)) for p, t in blocks)
+            stream(env, accumulator, cast, progress, fmt=concrete, grad=grad, digits=digits,
+                   max_rows=None if all_rows else rows, quiet=quiet)
 
     app.command(spec.name, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
 
 
-def stream_elementwise(env: Environment, spec, blocks, progress, *, reduction, nan_policy, dtype, fmt, grad, digits, max_rows, quiet) -> None:
+def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
+    """Rows an accumulator keeps for the output: the table's head and tail; none for a stream."""
+    if fmt != "table":
+        return 0
+    return None if all_rows else rows
+
+
+def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, class_names=None) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
-    keep = max_rows if fmt == "table" else 0
-    accumulator = core.ElementwiseAccumulator(spec.name, reduction, keep_rows=keep, nan_policy=nan_policy, with_grad=grad)
     writer = None
     if fmt != "table":
-        writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=reduction, show_grad=grad)
-    for prediction, target in blocks:
-        block = accumulator.add(prediction.astype(dtype, copy=False), target.astype(dtype, copy=False))
+        writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction, show_grad=grad)
+    for x, y in blocks:
+        part = accumulator.add_block(x, y)
         progress.update(rows=accumulator.rows_seen)
         if writer is not None:
-            writer.block(accumulator.block_result(block))
+            writer.block(part)
     result = accumulator.result()
     progress.close()
     warn(env, result, quiet, fmt)
     if writer is not None:
         writer.finish(result)
     else:
-        render.write(result, "table", env.stdout, digits=digits, show_grad=grad, max_rows=max_rows)
+        render.write(result, "table", env.stdout, digits=digits, show_grad=grad, class_names=class_names, max_rows=max_rows)
 
 
 for _spec in core.ELEMENTWISE_LOSSES.values():
@@ -320,30 +327,37 @@ def xent(
     env: Environment = ctx.obj
     arguments = positional(env, [logits, target], "xent")
     class_names = parse_class_names(classes) if classes else None
-    x, y, names = readers.xent_inputs(
-        arguments,
-        readers.sources_of(arguments),
-        table_options(env, header, delimiter),
-        lambda text: parse_inline(text, "logits"),
-        parse_labels,
-        target_column,
-        logits_columns,
-        class_names,
-    )
-    x = x.astype(dtype.value, copy=False)
-    w = parse_option_vector(weight, "--weight") if weight is not None else None
-    if class_names is not None and len(class_names) != x.shape[-1]:
-        raise UsageError(f"--classes names {len(class_names)} classes but the logits have {x.shape[-1]}")
-    result = core.cross_entropy(
-        x,
-        y.astype(dtype.value) if y.shape == x.shape else y,
-        reduction=reduction.value,
-        weight=w,
+    sources = readers.sources_of(arguments)
+    options = dict(
+        weight=parse_option_vector(weight, "--weight") if weight is not None else None,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
         nan_policy=nan_policy.value,
     )
-    emit(ctx, result, fmt, digits=digits, grad=grad, class_names=names, rows=rows, all_rows=all_rows, quiet=quiet)
+
+    def checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if class_names is not None and len(class_names) != x.shape[-1]:
+            raise UsageError(f"--classes names {len(class_names)} classes but the logits have {x.shape[-1]}")
+        x = x.astype(dtype.value, copy=False)
+        return x, (y.astype(dtype.value) if y.shape == x.shape else y)
+
+    if len(arguments) == 2 and sources == [None, None]:
+        x, y = checked(parse_inline(arguments[0], "logits"), parse_labels(arguments[1], class_names))
+        result = core.cross_entropy(x, y, reduction=reduction.value, **options)
+        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
+        return
+    concrete = resolve_format(fmt, env)
+    progress = render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
+    with progress:
+        blocks, names = readers.xent_blocks(
+            arguments, sources, table_options(env, header, delimiter, progress),
+            lambda text: parse_inline(text, "logits"), parse_labels, target_column, logits_columns, class_names,
+        )
+        accumulator = core.CrossEntropyAccumulator(
+            reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad, **options
+        )
+        stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
+               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names)
 
 
 @app.command("softmax", context_settings=CONTEXT)

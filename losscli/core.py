@@ -295,6 +295,10 @@ class ElementwiseAccumulator:
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
         )
 
+    def add_block(self, prediction, target) -> LossResult:
+        """``add``, with the block's rows returned as a result (what stream writers take)."""
+        return self.block_result(self.add(prediction, target))
+
     def block_result(self, block: BlockTerms) -> LossResult:
         """One block's rows as a result, for writers that stream (its gradient not yet scaled)."""
         return self._as_result(block, None, block.grad, part=True)
@@ -655,6 +659,9 @@ class CrossEntropyAccumulator:
     def _first_block(self, logits: np.ndarray, kind: str) -> None:
         self.kind, self.dtype, self.classes = kind, logits.dtype, logits.shape[1]
         self.weight = _check_weight(self.weight_given, self.classes, self.dtype)
+
+    def add_block(self, logits, target) -> LossResult:
+        return self.add(logits, target)
 
     def add(self, logits, target) -> LossResult:
         """One block: (N, C) logits and their targets. Returns its rows (gradient unscaled)."""

@@ -410,21 +410,24 @@ class DelimitedTable:
         """Every data row at once (for losses that need the whole table)."""
         return np.concatenate([block.values for block in self.blocks(usecols)])
 
-    def read_text_column(self, index: int, usecols: list[int]) -> tuple[list[str], list[int], np.ndarray]:
-        """One column as text (labels) with the line of each row, beside the numeric ``usecols``."""
-        labels, lines, rows = [], [], []
+    def text_blocks(self, index: int, usecols: list[int]) -> Iterator[tuple[list[str], list[int], np.ndarray]]:
+        """Block by block: one column as text (labels), the line of each row, the numeric ``usecols``."""
         text = self._first_text
         self._first_text = None
+        rows = 0
         while text is not None:
+            labels, lines, values = [], [], []
             for number, fields in self._content_rows(text, self._line):
                 labels.append(fields[index])
                 lines.append(number)
-                rows.append([self._number(fields[i], number, i) for i in usecols])
+                values.append([self._number(fields[i], number, i) for i in usecols])
             self._line += text.count("\n")
+            if labels:
+                rows += len(labels)
+                yield labels, lines, np.array(values, dtype=np.float64).reshape(len(values), len(usecols))
             text = self._read_text()
         if not rows:
             self._no_rows()
-        return labels, lines, np.array(rows, dtype=np.float64).reshape(len(rows), len(usecols))
 
     def resolve_many(self, spec: str, option: str) -> list[int]:
         """Columns listed as ``c0,c1,c2`` (names or indices) or ranges ``2-11`` (1-based, inclusive)."""
@@ -510,28 +513,28 @@ def _column_blocks(table: DelimitedTable, index: int) -> Iterator[np.ndarray]:
 
 
 def _aligned(left: Iterator[np.ndarray], right: Iterator[np.ndarray], names: tuple[str, str]):
-    """Pairs of equal-length blocks from two column streams read side by side."""
-    buffers = [np.empty(0), np.empty(0)]
+    """Pairs of blocks with the same number of rows from two sources read side by side."""
+    buffers: list = [None, None]
     streams = [left, right]
     counts = [0, 0]
     done = [False, False]
     while True:
         for side in (0, 1):
-            while buffers[side].size == 0 and not done[side]:
+            while (buffers[side] is None or len(buffers[side]) == 0) and not done[side]:
                 block = next(streams[side], None)
                 if block is None:
                     done[side] = True
                 else:
-                    counts[side] += block.size
+                    counts[side] += len(block)
                     buffers[side] = block
-        if buffers[0].size == 0 or buffers[1].size == 0:
+        if any(b is None or len(b) == 0 for b in buffers):
             break
-        take = min(buffers[0].size, buffers[1].size)
+        take = min(len(buffers[0]), len(buffers[1]))
         yield buffers[0][:take], buffers[1][:take]
         buffers = [buffers[0][take:], buffers[1][take:]]
-    if buffers[0].size or buffers[1].size or not all(done):
+    if any(b is not None and len(b) for b in buffers) or not all(done):
         for side in (0, 1):
-            counts[side] += sum(block.size for block in streams[side])
+            counts[side] += sum(len(block) for block in streams[side])
         raise DataError(f"{names[1]} has {counts[1]} rows but {names[0]} has {counts[0]}")
 
 
@@ -581,28 +584,39 @@ def _label_column(table: DelimitedTable, spec: str | None) -> int:
 
 
 def _labels_to_indices(labels: list[str], lines: list[int], names: list[str] | None, source: Source) -> np.ndarray:
-    if all(is_number(label) for label in labels):
-        return np.array([float(label) for label in labels])
-    if not names:
-        bad = next(i for i, label in enumerate(labels) if not is_number(label))
-        raise DataError(
-            f"{source.name}:{lines[bad]}: label {printable(labels[bad])!r} is not a class index "
-            "(name the classes with --classes, or give the logit columns header names)"
-        )
-    index = {name: i for i, name in enumerate(names)}
+    index = {name: i for i, name in enumerate(names or [])}
     indices = []
     for label, line in zip(labels, lines):
         if label in index:
             indices.append(float(index[label]))
         elif is_number(label):
             indices.append(float(label))
+        elif not names:
+            raise DataError(
+                f"{source.name}:{line}: label {printable(label)!r} is not a class index "
+                "(name the classes with --classes, or give the logit columns header names)"
+            )
         else:
             known = ", ".join(map(printable, names))
             raise DataError(f"{source.name}:{line}: label {printable(label)!r} is not a class ({known})")
     return np.array(indices)
 
 
-def xent_inputs(
+def _label_blocks(table: DelimitedTable, label: int, usecols: list[int], names, source: Source):
+    """(values of ``usecols``, class indices) block by block; labels may be numbers or names."""
+    if table.numeric[label]:
+        for block in table.blocks(usecols + [label]):
+            yield block.values[:, :-1], block.values[:, -1]
+    else:
+        for labels, lines, values in table.text_blocks(label, usecols):
+            yield values, _labels_to_indices(labels, lines, names, source)
+
+
+def _whole(blocks) -> np.ndarray:
+    return blocks if isinstance(blocks, np.ndarray) else np.concatenate(list(blocks))
+
+
+def xent_blocks(
     arguments: list[str],
     sources: list[Source | None],
     options: TableOptions,
@@ -611,8 +625,8 @@ def xent_inputs(
     target_spec: str | None,
     logits_spec: str | None,
     classes: list[str] | None,
-) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """Logits, targets (indices or probability rows) and class names, whole, from any source form."""
+) -> tuple[Iterator[tuple[np.ndarray, np.ndarray]], list[str] | None]:
+    """(logits, targets) blocks from any source form, and the class names to show."""
     if len(arguments) <= 1:
         source = sources[0] if arguments else STDIN
         if source is None:
@@ -628,26 +642,30 @@ def xent_inputs(
             raise UsageError(f"--logits includes the label column {table.column_label(label)}")
         if not logit_columns:
             raise DataError(f"{table.describe_columns()}: no numeric columns left for the logits")
-        labels, lines, logits = table.read_text_column(label, logit_columns)
         names = classes or ([table.columns[i] for i in logit_columns] if table.has_header else None)
-        return logits, _labels_to_indices(labels, lines, names, source), names
+        return (
+            (values, np.asarray(labels)) for values, labels in _label_blocks(table, label, logit_columns, names, source)
+        ), names
     logits_source, target_source = sources
     if logits_source is None:
-        logits = parse_logits(arguments[0])
-        names = classes
+        logits, names = parse_logits(arguments[0]), classes
     else:
         table = options.open(logits_source)
         columns = table.resolve_many(logits_spec, "--logits") if logits_spec else list(range(len(table.columns)))
-        logits = table.read_all(columns)
         names = classes or ([table.columns[i] for i in columns] if table.has_header else None)
+        logits = (block.values for block in table.blocks(columns))
     if target_source is None:
-        return logits, parse_target(arguments[1], names), names
-    table = options.open(target_source, frozenset(names or ()))
-    if len(table.columns) == 1 or target_spec is not None:
-        index = _one_column(table, target_spec, "--target")
-        labels, lines, _ = table.read_text_column(index, [])
-        return logits, _labels_to_indices(labels, lines, names, target_source), names
-    return logits, table.read_all(list(range(len(table.columns)))), names
+        target = parse_target(arguments[1], names)
+    else:
+        table = options.open(target_source, frozenset(names or ()))
+        if len(table.columns) == 1 or target_spec is not None:
+            index = _one_column(table, target_spec, "--target")
+            target = (labels for _, labels in _label_blocks(table, index, [], names, target_source))
+        else:
+            target = (block.values for block in table.blocks(list(range(len(table.columns)))))
+    if isinstance(logits, np.ndarray) or isinstance(target, np.ndarray):
+        return iter([(_whole(logits), _whole(target))]), names
+    return _aligned(logits, target, (logits_source.name, target_source.name)), names
 
 
 def matrix_input(argument: str | None, source: Source | None, options: TableOptions, parse: Callable[[str], np.ndarray]) -> np.ndarray:

@@ -243,7 +243,7 @@ def test_big_table_view_shows_head_tail_count_and_abbreviated_derivation(cli, wr
     assert "(|0−1| + |1−2| + |2−3| + … + |99999−100000|) / 100000 = 1" in text
 
 
-def _peak_rss_kb(path: str, reader: str) -> int:
+def _peak_rss_kb(path: str, reader: str, loss: str = "mse") -> int:
     # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would inherit the
     # high-water mark of this (pytest) process.
     code = (
@@ -251,7 +251,7 @@ def _peak_rss_kb(path: str, reader: str) -> int:
         "from losscli.cli import main\n"
         "from losscli.environment import Environment\n"
         "env = Environment(stdin=None, stdout=io.StringIO(), stderr=sys.stderr)\n"
-        f"assert main(['mse', {path!r}], env) == 0\n"
+        f"assert main([{loss!r}, {path!r}], env) == 0\n"
         "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
     )
     env = {**os.environ, "LOSSCLI_READER": reader}
@@ -278,3 +278,59 @@ def test_closed_pipe_ends_quietly(tmp_path):
     done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60)
     assert done.stdout == "1.0\n"
     assert done.stderr == ""
+
+
+# --- cross-entropy tables stream too ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["plain", "csv", "json"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(
+    "options", [[], ["--weight", "1,2,0.5", "--ignore-index", "2"], ["--label-smoothing", "0.1", "--weight", "1,2,0.5"]]
+)
+def test_xent_file_output_is_identical_to_inline_output(cli, write, fmt, reduction, options):
+    rng = np.random.default_rng(4)
+    logits, labels = rng.normal(size=(40, 3)) * 3, rng.integers(0, 3, size=40)
+    inline = cli(
+        "xent", ";".join(",".join(map(repr, row)) for row in logits.tolist()), ",".join(map(str, labels)),
+        "-r", reduction, "-f", fmt, "--grad", *options,
+    )
+    table = "a,b,c,label\n" + "".join(f"{r[0]!r},{r[1]!r},{r[2]!r},{y}\n" for r, y in zip(logits.tolist(), labels))
+    from_file = cli("xent", write("x.csv", table), "-r", reduction, "-f", fmt, "--grad", *options)
+    assert inline.status == from_file.status == 0, from_file.stderr
+    assert from_file.stdout == inline.stdout
+
+
+def test_xent_over_many_blocks_equals_the_whole_array_answer(cli, write):
+    rng = np.random.default_rng(8)
+    n = 60_000  # several 1 MiB blocks
+    logits, labels = rng.normal(size=(n, 4)).round(5), rng.integers(0, 4, size=n)
+    names = np.array(["ant", "bee", "cat", "dog"])[labels]
+    path = write("x.csv", "ant,bee,cat,dog,label\n" + "".join(
+        f"{a},{b},{c},{d},{y}\n" for (a, b, c, d), y in zip(logits.tolist(), names)
+    ))
+    from losscli import cross_entropy
+
+    expected = cross_entropy(logits, labels, weight=[1, 2, 3, 4])
+    run = cli("xent", path, "--weight", "1,2,3,4", "-f", "json")
+    assert json.loads(run.stdout)["value"] == pytest.approx(float(expected.value), rel=1e-13)
+    rows = cli("xent", path, "-r", "none").stdout.splitlines()
+    assert len(rows) == n
+
+
+def test_xent_two_files_stream_side_by_side(cli, write):
+    logits = write("x.csv", "1,2,0.5\n0.1,-1,3\n2,2,-0.5\n0,1,0\n")
+    assert float(cli("xent", logits, write("y.txt", "1\n2\n0\n1\n")).stdout) == pytest.approx(0.4549893779569246, rel=1e-12)
+    run = cli("xent", logits, write("short.txt", "1\n2\n"))
+    assert run.status == 1 and "short.txt has 2 rows but" in run.stderr
+
+
+@pytest.mark.parametrize("reader", ["numpy", "auto"])
+def test_xent_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
+    rng = np.random.default_rng(12)
+    block = "".join(f"{a:.3f},{b:.3f},{c:.3f},{y}\n" for (a, b, c), y in zip(rng.normal(size=(300_000, 3)).tolist(), rng.integers(0, 3, 300_000)))
+    small, large = tmp_path / "s.csv", tmp_path / "l.csv"
+    small.write_text("a,b,c,label\n" + block)
+    large.write_text("a,b,c,label\n" + block * 4)
+    peaks = {name: _peak_rss_kb(str(path), reader, "xent") for name, path in (("small", small), ("large", large))}
+    assert peaks["large"] - peaks["small"] < 15_000, peaks
