@@ -382,17 +382,28 @@ def softmax(
 
     Example: losscli softmax 1,2,3,4   →   e^1 / (e^1 + e^2 + e^3 + e^4) = 0.03206
 
-    A table (file or stdin) is one row per sample.
+    A table (file or stdin) is one row per sample, streamed; a one-column table is one vector.
     """
     env: Environment = ctx.obj
     arguments = positional(env, [values], "softmax")
-    source = readers.sources_of(arguments)[0] if arguments else None
-    x = readers.matrix_input(
-        arguments[0] if arguments else None,
-        source,
-        table_options(env, header, delimiter),
-        lambda text: parse_inline(text, "input"),
-    ).astype(dtype.value, copy=False)
+    source = readers.sources_of(arguments)[0] if arguments else readers.STDIN
+    if source is None:
+        x = parse_inline(arguments[0], "input", dtype.value)
+    else:
+        concrete = resolve_format(fmt, env)
+        progress = render.Progress(env.stderr, readers.total_bytes([source]), env.stderr_isatty and not quiet)
+        with progress:
+            x, table = readers.table_rows(table_options(env, header, delimiter, progress), source)
+            if not isinstance(x, np.ndarray) and dim in (-1, 1):
+                # Softmax along each row: rows are independent, so the table streams.
+                accumulator = core.SoftmaxAccumulator(
+                    temperature=temperature, log=log, keep_rows=keep_rows(concrete, rows, all_rows)
+                )
+                blocks = ((block.astype(dtype.value, copy=False), None) for block in x)
+                stream(env, accumulator, blocks, progress, fmt=concrete, grad=False, digits=digits,
+                       max_rows=None if all_rows else rows, quiet=quiet)
+                return
+            x = (x if isinstance(x, np.ndarray) else np.concatenate(list(x))).astype(dtype.value, copy=False)
     result = core.softmax(x, dim=dim, temperature=temperature, log=log)
     emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet)
 

@@ -481,6 +481,58 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
     )
 
 
+class SoftmaxAccumulator:
+    """Softmax of each row over blocks of samples: rows are independent, so a table streams.
+
+    Keeps the first and last ``keep_rows // 2`` samples for the table (every one when None).
+
+    >>> acc = SoftmaxAccumulator()
+    >>> acc.add_block(np.array([[1.0, 2.0], [3.0, 3.0]])).terms.tolist()
+    [[0.2689414213699951, 0.7310585786300049], [0.5, 0.5]]
+    """
+
+    reduction = "none"
+
+    def __init__(self, *, temperature: float = 1.0, log: bool = False, keep_rows: int | None = None):
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise UsageError(f"temperature must be a positive number, not {temperature:g}")
+        self.temperature, self.log = temperature, log
+        self.rows_seen = 0
+        self.classes: int | None = None
+        # The kept samples, each with its position in front, to be computed again for the table
+        # (at least two: the result's metadata comes from them even when nothing is drawn).
+        keep = None if keep_rows is None else max(keep_rows, 2)
+        self._window = HeadTail(keep, len, lambda a, start, stop: a[start:stop], np.concatenate)
+
+    def add_block(self, x, _target=None) -> LossResult:
+        x = as_float_array(x, "input")
+        if self.classes is None:
+            self.classes = x.shape[1]
+        part = softmax(x, dim=-1, temperature=self.temperature, log=self.log)
+        start = self.rows_seen * self.classes
+        self._window.add(np.column_stack([np.arange(self.rows_seen, self.rows_seen + len(x)), x]))
+        self.rows_seen += len(x)
+        return replace(part, row_numbers=np.arange(start, start + x.size))
+
+    @staticmethod
+    def scale_grad(grad):
+        return grad  # softmax has no loss to differentiate
+
+    def result(self) -> LossResult:
+        if not self.rows_seen:
+            raise DataError("no rows to compute on")
+        kept = self._window.kept()
+        samples, x = kept[:, 0].astype(np.int64), kept[:, 1:].astype(kept.dtype)
+        result = softmax(x, dim=-1, temperature=self.temperature, log=self.log)
+        positions = (samples[:, None] * self.classes + np.arange(self.classes)).ravel()
+        return replace(
+            result,
+            n=self.rows_seen * self.classes,
+            row_numbers=None if len(samples) == self.rows_seen else positions,
+            meta={**result.meta, "shape": (self.rows_seen, self.classes), "rows_in": self.rows_seen * self.classes},
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # cross-entropy on logits
 

@@ -668,10 +668,10 @@ def xent_blocks(
     return _aligned(logits, target, (logits_source.name, target_source.name)), names
 
 
-def matrix_input(argument: str | None, source: Source | None, options: TableOptions, parse: Callable[[str], np.ndarray]) -> np.ndarray:
-    """A vector or matrix, inline or from a table (one row per sample, every column)."""
-    if argument is not None and source is None:
-        return parse(argument)
-    table = options.open(source or STDIN)
-    values = table.read_all(list(range(len(table.columns))))
-    return values
+def table_rows(options: TableOptions, source: Source) -> tuple[Iterator[np.ndarray] | np.ndarray, DelimitedTable]:
+    """Every column of a table: blocks of rows, or one vector when the table has one column."""
+    table = options.open(source)
+    columns = list(range(len(table.columns)))
+    if len(columns) == 1:
+        return table.read_all(columns)[:, 0], table  # a column of values is one vector, as inline
+    return (block.values for block in table.blocks(columns)), table

@@ -233,7 +233,10 @@ class StreamWriter:
         if self.spool is not None:
             self.spool.add(part)
         elif self.fmt == "plain" and self.reduction == "none":
-            self.out.write("".join(t + "\n" for t in exact_list(part.terms, part.dtype)))
+            if part.terms.ndim == 2:  # softmax: a row per sample, tab between its values
+                self.out.writelines("\t".join(exact_list(row, part.dtype)) + "\n" for row in part.terms)
+            else:
+                self.out.write("".join(t + "\n" for t in exact_list(part.terms, part.dtype)))
         elif self.fmt == "csv":
             self._csv(part)
 
@@ -248,7 +251,7 @@ class StreamWriter:
             yield part if part.grad is None else replace(part, grad=self.scale_grad(part.grad))
 
     def finish(self, result: LossResult) -> None:
-        if self.fmt == "plain" and result.reduction != "none":
+        if self.fmt == "plain" and result.reduction != "none" and result.loss != "softmax":
             write_plain(result, self.out)
         elif self.fmt == "csv":
             for part in self._replayed() if self.spool is not None else ():

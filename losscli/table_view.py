@@ -188,7 +188,7 @@ def write_table(
     previous = None
     for i in shown:
         position = index_values(result, i)
-        if previous is not None and position[0] - previous > 1 and len(position) == 1:
+        if previous is not None and position[0] - previous > 1:
             table.add_row(*[Text("⋮")] * len(table.columns))
         previous = position[0]
         cells = [str(v) for v in position]

@@ -334,3 +334,31 @@ def test_xent_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
     large.write_text("a,b,c,label\n" + block * 4)
     peaks = {name: _peak_rss_kb(str(path), reader, "xent") for name, path in (("small", small), ("large", large))}
     assert peaks["large"] - peaks["small"] < 15_000, peaks
+
+
+# --- softmax tables stream row by row ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["plain", "csv", "json", "table"])
+@pytest.mark.parametrize("options", [[], ["--log", "-t", "2"]])
+def test_softmax_file_output_is_identical_to_inline_output(cli, write, fmt, options):
+    logits = np.random.default_rng(6).normal(size=(30, 4)) * 5
+    inline = cli("softmax", ";".join(",".join(map(repr, row)) for row in logits.tolist()), "-f", fmt, *options)
+    path = write("x.csv", "".join(",".join(map(repr, row)) + "\n" for row in logits.tolist()))
+    from_file = cli("softmax", path, "-f", fmt, *options)
+    assert inline.status == from_file.status == 0, from_file.stderr
+    assert from_file.stdout == inline.stdout
+
+
+def test_a_one_column_table_is_one_vector(cli):
+    assert cli("softmax", stdin=b"1\n2\n3\n4\n").stdout == cli("softmax", "1,2,3,4").stdout
+
+
+def test_softmax_streams_many_blocks(cli, write):
+    logits = np.random.default_rng(7).normal(size=(80_000, 3)).round(4)
+    path = write("x.csv", "".join(f"{a},{b},{c}\n" for a, b, c in logits.tolist()))
+    rows = cli("softmax", path).stdout.splitlines()
+    assert len(rows) == 80_000
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert np.allclose(np.array([r.split("\t") for r in rows], dtype=float), expected, rtol=1e-15, atol=0)
