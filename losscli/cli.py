@@ -393,7 +393,7 @@ def softmax(
         concrete = resolve_format(fmt, env)
         progress = render.Progress(env.stderr, readers.total_bytes([source]), env.stderr_isatty and not quiet)
         with progress:
-            x, table = readers.table_rows(table_options(env, header, delimiter, progress), source)
+            x = readers.table_rows(table_options(env, header, delimiter, progress), source)
             if not isinstance(x, np.ndarray) and dim in (-1, 1):
                 # Softmax along each row: rows are independent, so the table streams.
                 accumulator = core.SoftmaxAccumulator(

@@ -668,10 +668,10 @@ def xent_blocks(
     return _aligned(logits, target, (logits_source.name, target_source.name)), names
 
 
-def table_rows(options: TableOptions, source: Source) -> tuple[Iterator[np.ndarray] | np.ndarray, DelimitedTable]:
+def table_rows(options: TableOptions, source: Source) -> Iterator[np.ndarray] | np.ndarray:
     """Every column of a table: blocks of rows, or one vector when the table has one column."""
     table = options.open(source)
     columns = list(range(len(table.columns)))
     if len(columns) == 1:
-        return table.read_all(columns)[:, 0], table  # a column of values is one vector, as inline
-    return (block.values for block in table.blocks(columns)), table
+        return table.read_all(columns)[:, 0]  # a column of values is one vector, as inline
+    return (block.values for block in table.blocks(columns))
