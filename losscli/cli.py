@@ -6,6 +6,7 @@ stderr and an exit status; nothing below it prints errors or exits.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from typing import Annotated, Optional

@@ -271,13 +271,18 @@ def test_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
     assert peaks["4M"] - peaks["1M"] < 15_000, peaks
 
 
-def test_closed_pipe_ends_quietly(tmp_path):
+@pytest.mark.parametrize("buffered", [True, False])
+def test_closed_pipe_ends_quietly(tmp_path, buffered):
     path = tmp_path / "t.csv"
     np.savetxt(path, np.arange(400_000).reshape(-1, 2), fmt="%d", delimiter=",")
-    pipeline = f"{sys.executable} -m losscli l1 {path} -r none | head -1"
-    done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60)
-    assert done.stdout == "1.0\n"
-    assert done.stderr == ""
+    # With buffered stdout the broken pipe surfaces only at the final flush, in run().
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED" or not buffered}
+    for pipeline in (f"{sys.executable} -m losscli l1 {path} -r none | head -1",
+                     f"{sys.executable} -m losscli mse 1,2 3,4 | true"):
+        done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60, env=env)
+        assert done.stderr == ""
+    assert subprocess.run(["bash", "-c", f"{sys.executable} -m losscli l1 {path} -r none | head -1"],
+                          capture_output=True, text=True, env=env).stdout == "1.0\n"
 
 
 # --- cross-entropy tables stream too ----------------------------------------------------------
