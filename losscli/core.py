@@ -799,6 +799,7 @@ class CrossEntropyAccumulator:
             "shape": (self.n, self.classes),
             "omitted": self.omitted if self.nan_policy == "omit" else None,
             "rows_in": self.rows_seen,
+            "valid": self.valid,
         }
 
     def result(self) -> LossResult:

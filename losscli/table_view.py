@@ -8,7 +8,7 @@ rich is imported only when a table is drawn.
 from __future__ import annotations
 
 import math
-from typing import TextIO
+from typing import Callable, TextIO
 
 import numpy as np
 
@@ -59,16 +59,25 @@ def _operand(value, digits: int) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def _abbreviated(terms: list[str], total: int) -> list[str]:
-    if total <= DERIVATION_TERMS:
-        return terms
-    return terms[:3] + ["…"] + terms[-1:]
+def written_sum(term: Callable[[int], str], total: int, available: int | None = None, head: int | None = None) -> str:
+    """A sum as a person writes it: every term, or the first three, "…", the last one.
 
-
-def _pick(total: int, available: int | None = None) -> list[int]:
-    """Which of the ``available`` kept terms (of ``total``) a derivation line writes out."""
+    ``term(i)`` writes the i-th of the ``available`` kept terms (of ``total``); the first ``head``
+    of them are the input's first terms (a big input keeps only its head and tail).
+    """
     available = total if available is None else available
-    return list(range(available)) if total <= DERIVATION_TERMS else [0, 1, 2, available - 1]
+    head = available if head is None else head
+    if available == total and total <= DERIVATION_TERMS:
+        return " + ".join(term(i) for i in range(total))
+    first = [term(i) for i in range(min(3, head, available - 1))]
+    return " + ".join(first + ["…", term(available - 1)])
+
+
+def _head_rows(result: LossResult) -> int:
+    """How many of the kept rows are the input's first rows, in order."""
+    if result.row_numbers is None:
+        return result.rows
+    return int(np.argmin(np.append(result.row_numbers == np.arange(result.rows), False)))
 
 
 def derivation(result: LossResult, digits: int) -> str | None:
@@ -81,35 +90,33 @@ def derivation(result: LossResult, digits: int) -> str | None:
     if result.loss in ELEMENTWISE_LOSSES:
         spec = ELEMENTWISE_LOSSES[result.loss]
         pred, target = result.column("pred").values, result.column("target").values
-        terms = [
-            spec.hand_term.format(pred=rounded(pred[i], digits), target=_operand(target[i], digits))
-            for i in _pick(result.n, result.rows)
-        ]
+
+        def term(i: int) -> str:
+            return spec.hand_term.format(pred=rounded(pred[i], digits), target=_operand(target[i], digits))
+
         opening, closing = spec.hand_group
-        body = opening + " + ".join(_abbreviated(terms, result.n)) + closing
-        if result.reduction == "mean":
-            return f"{body} / {result.n} = {value}"
-        return f"{body} = {value}"
+        body = opening + written_sum(term, result.n, result.rows, _head_rows(result)) + closing
+        return f"{body} / {result.n} = {value}" if result.reduction == "mean" else f"{body} = {value}"
     return _xent_derivation(result, digits, value)
 
 
 def _xent_derivation(result: LossResult, digits: int, value: str) -> str:
-    terms = result.terms
-    kept = np.arange(result.n)
+    """``(ℓ₁ + ℓ₂ + …) / denominator``, over the non-ignored samples the result kept."""
+    kept = np.arange(result.rows)
     if result.meta["target_kind"] == "index":
         kept = np.flatnonzero(result.column("target").values != result.meta["ignore_index"])
-    if kept.size == 0:
+    counted = result.meta["valid"]  # non-ignored samples in the whole input
+    head = int(np.sum(kept < _head_rows(result)))
+    if counted == 0:
         total = "0"
     else:
-        shown = [rounded(terms[kept[i]], digits) for i in _pick(kept.size)]
-        total = " + ".join(_abbreviated(shown, kept.size))
-        total = f"({total})" if kept.size > 1 and result.reduction == "mean" else total
+        total = written_sum(lambda i: rounded(result.terms[kept[i]], digits), counted, kept.size, head)
+        total = f"({total})" if counted > 1 and result.reduction == "mean" else total
     if result.reduction == "sum":
         return f"{total} = {value}"
     if result.denominator_label == "Σ w[y]":
         w_y = result.column("weight").values
-        shown = [rounded(w_y[kept[i]], digits) for i in _pick(kept.size)]
-        weights = " + ".join(_abbreviated(shown, kept.size))
+        weights = written_sum(lambda i: rounded(w_y[kept[i]], digits), counted, kept.size, head)
         return f"{total} / ({weights}) = {value}   (weighted mean: divided by Σ w[y], as PyTorch)"
     return f"{total} / {rounded(result.denominator, digits)} = {value}"
 
@@ -127,8 +134,7 @@ def _softmax_derivation(result: LossResult, digits: int) -> str:
             return f"e^({rounded(x, digits)}−{_operand(top, digits)})"
         return f"e^{_operand(x, digits)}"
 
-    shown = [power(first[i]) for i in _pick(first.size)]
-    denominator = " + ".join(_abbreviated(shown, first.size))
+    denominator = written_sum(lambda i: power(first[i]), first.size)
     value = np.moveaxis(np.asarray(result.value), dim, -1).reshape(-1, scaled.shape[dim])[0][0]
     if result.meta["log"]:
         head = f"({rounded(first[0], digits)}−{_operand(top, digits)})" if overflow else rounded(first[0], digits)

@@ -367,3 +367,22 @@ def test_softmax_streams_many_blocks(cli, write):
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     assert np.allclose(np.array([r.split("\t") for r in rows], dtype=float), expected, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("rows_shown, expected_terms", [(8, 3), (4, 2), (2, 1)])
+def test_streamed_xent_table_writes_the_first_and_last_terms_in_order(cli, write, rows_shown, expected_terms):
+    rng = np.random.default_rng(13)
+    logits, labels = rng.normal(size=(3000, 2)).round(3), np.arange(3000) % 2
+    path = write("x.csv", "a,b,label\n" + "".join(f"{a},{b},{y}\n" for (a, b), y in zip(logits.tolist(), labels)))
+    terms = cli("xent", path, "-r", "none").stdout.split()
+    line = cli("xent", path, "-f", "table", "--rows", str(rows_shown), "--digits", "6").stdout.splitlines()[-2]
+    written = [f"{float(t):.6g}" for t in terms[:expected_terms]] + ["…", f"{float(terms[-1]):.6g}"]
+    assert line.startswith("(" + " + ".join(written) + ") / 3000 = ")
+
+
+def test_streamed_xent_table_with_probability_rows(cli, write):
+    logits = write("x.csv", "".join(f"{i % 3},{i % 5},{i % 7}\n" for i in range(100)))
+    probs = write("p.csv", "0.2,0.3,0.5\n" * 100)
+    run = cli("xent", logits, probs, "-f", "table", "--rows", "4")
+    assert run.status == 0, run.stderr
+    assert "⋮ 96 more rows (100 in all" in run.stdout and "/ 100 = " in run.stdout
