@@ -235,7 +235,9 @@ class ElementwiseAccumulator:
         self.rows_seen += prediction.size
         diff, terms = elementwise_terms(self.spec, prediction, target)
         with np.errstate(all="ignore"):
-            total = terms.sum(dtype=self.dtype)
+            # float64 partial sums even for float32 input: a file's blocks and the same numbers
+            # inline then give the same float32 answer.
+            total = terms.sum(dtype=np.float64)
         if not np.isfinite(total):
             # Only a block whose sum is nan or inf can hold nan or an overflow: look only then.
             prediction, target, rows, diff, terms, total = self._non_finite(prediction, target, rows, diff, terms)
@@ -265,7 +267,7 @@ class ElementwiseAccumulator:
             self.overflows += int(overflowed.sum())
             self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
         with np.errstate(all="ignore"):
-            total = terms.sum(dtype=self.dtype)
+            total = terms.sum(dtype=np.float64)
         return prediction, target, rows, diff, terms, total
 
     def scale_grad(self, grad: np.ndarray) -> np.ndarray:
@@ -499,10 +501,15 @@ class SoftmaxAccumulator:
         self.temperature, self.log = temperature, log
         self.rows_seen = 0
         self.classes: int | None = None
-        # The kept samples, each with its position in front, to be computed again for the table
-        # (at least two: the result's metadata comes from them even when nothing is drawn).
+        # The kept samples and their positions, to be computed again for the table (at least
+        # two: the result's metadata comes from them even when nothing is drawn).
         keep = None if keep_rows is None else max(keep_rows, 2)
-        self._window = HeadTail(keep, len, lambda a, start, stop: a[start:stop], np.concatenate)
+        self._window = HeadTail(
+            keep,
+            lambda kept: len(kept[0]),
+            lambda kept, start, stop: (kept[0][start:stop], kept[1][start:stop]),
+            lambda parts: (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])),
+        )
 
     def add_block(self, x, _target=None) -> LossResult:
         x = as_float_array(x, "input")
@@ -510,7 +517,7 @@ class SoftmaxAccumulator:
             self.classes = x.shape[1]
         part = softmax(x, dim=-1, temperature=self.temperature, log=self.log)
         start = self.rows_seen * self.classes
-        self._window.add(np.column_stack([np.arange(self.rows_seen, self.rows_seen + len(x)), x]))
+        self._window.add((np.arange(self.rows_seen, self.rows_seen + len(x)), x))
         self.rows_seen += len(x)
         return replace(part, row_numbers=np.arange(start, start + x.size))
 
@@ -521,8 +528,7 @@ class SoftmaxAccumulator:
     def result(self) -> LossResult:
         if not self.rows_seen:
             raise DataError("no rows to compute on")
-        kept = self._window.kept()
-        samples, x = kept[:, 0].astype(np.int64), kept[:, 1:].astype(kept.dtype)
+        samples, x = self._window.kept()
         result = softmax(x, dim=-1, temperature=self.temperature, log=self.log)
         positions = (samples[:, None] * self.classes + np.arange(self.classes)).ravel()
         return replace(
@@ -634,7 +640,7 @@ def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_gra
             if eps:
                 terms = terms + (eps / classes) * np.sum(-lp * weights, axis=1)
             terms = np.where(valid, terms, dtype.type(0))
-            denominator = w_y.sum(dtype=dtype)
+            denominator = w_y.sum(dtype=np.float64)
             if with_grad:
                 one_hot = np.zeros_like(rows)
                 one_hot[picked[valid], labels[valid]] = 1
@@ -758,7 +764,7 @@ class CrossEntropyAccumulator:
         self.n += terms.size
         self.valid += valid
         with np.errstate(all="ignore"):
-            self._partials.append(float(terms.sum(dtype=self.dtype)))
+            self._partials.append(float(terms.sum(dtype=np.float64)))
         self._denominators.append(float(denominator))
         part = LossResult(
             loss="xent",

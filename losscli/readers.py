@@ -240,8 +240,10 @@ class DelimitedTable:
         contents = [content for _, _, content in sample]
         self.delimiter = detect_delimiter(contents) if self.delimiter_option is False else self.delimiter_option
         first = split_fields(contents[0], self.delimiter)
-        looks_like_data = all(is_number(f) or f in self.data_words for f in first)
-        self.has_header = self.header_option if self.header_option is not None else not looks_like_data
+        # A header names columns: no field of it is a number (nor a class name). A first row with
+        # both numbers and text is data with a bad field, reported where it is, never dropped.
+        looks_like_header = not any(is_number(f) or f in self.data_words for f in first)
+        self.has_header = self.header_option if self.header_option is not None else looks_like_header
         if self.has_header:
             self.columns = first
             header_line, past_header, _ = sample[0]
@@ -631,7 +633,7 @@ def xent_blocks(
         source = sources[0] if arguments else STDIN
         if source is None:
             raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
-        table = options.open(source)
+        table = options.open(source, frozenset(classes or ()))
         label = _label_column(table, target_spec)
         logit_columns = (
             table.resolve_many(logits_spec, "--logits")

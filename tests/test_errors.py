@@ -70,6 +70,8 @@ FILE_CATALOGUE = [
     (["mse", "{dir}/g.csv.gz"], {"g.csv.gz": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage"}, DATA, "g.csv.gz: read failed near line 1"),
     (["mse", "{dir}/long.csv"], {"long.csv": "y_hat,y\n" + "1," * 2_000_000 + "1\n"}, DATA, "long.csv:2: 2000001 fields, but the header has 2"),
     (["mse", "{dir}/f.csv", "--delimiter", "ab"], {"f.csv": "1,2\n"}, USAGE, "--delimiter 'ab' is not one character"),
+    (["mse", "{dir}/m.csv"], {"m.csv": "1,NA\n2,3\n"}, DATA, "m.csv:1: column 2: 'NA' is not a number"),
+    (["mse", "{dir}/m.csv"], {"m.csv": "1,\n2,3\n"}, DATA, "m.csv:1: column 2: empty value"),
     (["xent", "{dir}/x.csv"], {"x.csv": "a,b\n1,2\n"}, USAGE, "say which column holds the labels with --target"),
     (["xent", "{dir}/x.csv", "--target", "label"], {"x.csv": "cat,dog,label\n1,2,cow\n"}, DATA, "x.csv:2: label 'cow' is not a class (cat, dog)"),
     (["xent", "{dir}/x.csv", "--target", "label", "--logits", "3-1"], {"x.csv": "a,b,label\n1,2,0\n"}, USAGE, "--logits 3-1: the range runs backwards"),

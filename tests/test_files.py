@@ -386,3 +386,22 @@ def test_streamed_xent_table_with_probability_rows(cli, write):
     run = cli("xent", logits, probs, "-f", "table", "--rows", "4")
     assert run.status == 0, run.stderr
     assert "⋮ 96 more rows (100 in all" in run.stdout and "/ 100 = " in run.stdout
+
+
+@pytest.mark.parametrize("argv", [["mse", "-r", "sum"], ["l1"], ["softmax", "-f", "json"]])
+def test_float32_file_input_matches_float32_inline_input(cli, write, argv):
+    values = np.random.default_rng(14).normal(size=(150_000, 2)) * 100  # several blocks
+    path = write("t.csv", "".join(f"{a!r},{b!r}\n" for a, b in values.tolist()))
+    from losscli import mse, l1, softmax
+
+    x = values.astype(np.float32)
+    expected = {"mse": lambda: mse(x[:, 0], x[:, 1], reduction="sum").value,
+                "l1": lambda: l1(x[:, 0], x[:, 1]).value}
+    run = cli(argv[0], path, *argv[1:], "--dtype", "float32")
+    assert run.status == 0, run.stderr
+    if argv[0] == "softmax":
+        document = json.loads(run.stdout)
+        assert document["dtype"] == "float32"
+        assert document["value"][:2] == [[float(str(v)) for v in row] for row in softmax(x[:2]).value]
+    else:
+        assert run.stdout == str(expected[argv[0]]()) + "\n"
