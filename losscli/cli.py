@@ -104,11 +104,11 @@ def shield_negative_numbers(argv: list[str]) -> list[str]:
     ]
 
 
-def reject_option_like(value: str | None) -> None:
+def reject_option_like(value: str | None, command: str) -> None:
     """A positional that starts with '-' but is not a number was meant as an option."""
     if value and value.startswith("-") and value != "-":
         if not is_number(_first_field(value)):
-            raise UsageError(f"no such option: {value} (see '{PROG} --help')")
+            raise UsageError(f"no such option: {value} (see '{PROG} {command} --help')")
 
 
 def resolve_format(fmt: Format, env: Environment) -> str:
@@ -164,11 +164,15 @@ def table_options(env: Environment, header: bool | None, delimiter: str | None, 
     )
 
 
-def positional(env: Environment, values: list[str | None], command: str) -> list[str]:
-    """The positionals given; with none, stdin must be a pipe (never wait on a terminal)."""
+def positional(env: Environment, values: list[str | None], command: str, delimiter: str | None) -> list[str]:
+    """The positionals given; with none, stdin must be a pipe (never wait on a terminal).
+
+    ``--delimiter`` is checked here too, so a bad one is an error even with inline values.
+    """
+    readers.parse_delimiter(delimiter)
     given = [v for v in values if v is not None]
     for value in given:
-        reject_option_like(value)
+        reject_option_like(value, command)
     if not given and env.stdin_isatty:
         raise UsageError(f"no input: give values or a file, or pipe a table in (see '{PROG} {command} --help')")
     return given
@@ -236,7 +240,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         quiet: QuietOption = False,
     ) -> None:
         env: Environment = ctx.obj
-        arguments = positional(env, [prediction, target], spec.name)
+        arguments = positional(env, [prediction, target], spec.name, delimiter)
         sources = readers.sources_of(arguments)
         if len(arguments) == 2 and sources == [None, None]:
             x = parse_inline(arguments[0], "prediction", dtype.value)
@@ -326,7 +330,7 @@ def xent(
     Tables: losscli xent data.csv --target label (the other numeric columns are the logits).
     """
     env: Environment = ctx.obj
-    arguments = positional(env, [logits, target], "xent")
+    arguments = positional(env, [logits, target], "xent", delimiter)
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
@@ -386,7 +390,7 @@ def softmax(
     A table (file or stdin) is one row per sample, streamed; a one-column table is one vector.
     """
     env: Environment = ctx.obj
-    arguments = positional(env, [values], "softmax")
+    arguments = positional(env, [values], "softmax", delimiter)
     source = readers.sources_of(arguments)[0] if arguments else readers.STDIN
     if source is None:
         x = parse_inline(arguments[0], "input", dtype.value)
@@ -436,9 +440,28 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         # format_message; anything else is a bug and keeps its traceback.
         if not (hasattr(error, "exit_code") and hasattr(error, "format_message")):
             raise
-        command = getattr(getattr(error, "ctx", None), "command_path", PROG)
-        env.stderr.write(f"{PROG}: error: {_one_line(error.format_message())} (see '{command} --help')\n")
+        context = getattr(error, "ctx", None)
+        command = getattr(context, "command_path", PROG)
+        unknown = _unknown_option(argv, context)
+        message = f"no such option: {unknown}" if unknown else _one_line(error.format_message())
+        env.stderr.write(f"{PROG}: error: {message} (see '{command} --help')\n")
         return int(error.exit_code)
+
+
+def _unknown_option(argv: list[str], context) -> str | None:
+    """The first argument that looks like an option the command does not have.
+
+    With ignore_unknown_options Click reports a misspelt ``--grda`` after the values as an
+    unexpected extra argument; the user meant an option, so that is what the error names.
+    """
+    command = getattr(context, "command", None)
+    if command is None:
+        return None
+    known = {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
+    for arg in argv:
+        if arg.startswith("-") and arg != "-" and arg.split("=", 1)[0] not in known:
+            return arg
+    return None
 
 
 def run() -> None:

@@ -293,7 +293,11 @@ class ElementwiseAccumulator:
             denominator=float(self.n) if self.reduction == "mean" else None,
             denominator_label="n",
             notes=tuple(notes),
-            meta={"shape": (self.n,), "omitted": self.omitted, "rows_in": self.rows_seen},
+            meta={
+                "shape": (self.n,),
+                "omitted": self.omitted if self.nan_policy == "omit" else None,
+                "rows_in": self.rows_seen,
+            },
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
         )
 

@@ -260,7 +260,8 @@ class DelimitedTable:
 
     def describe_columns(self) -> str:
         names = ", ".join(printable(c) for c in self.columns) if self.has_header else "no header"
-        return f"{printable(self.source.name)} has {len(self.columns)} columns ({names})"
+        count = "1 column" if len(self.columns) == 1 else f"{len(self.columns)} columns"
+        return f"{printable(self.source.name)} has {count} ({names})"
 
     def resolve(self, spec: str, option: str) -> int:
         """A column by header name or 1-based index (a digit string is always a position)."""
@@ -486,6 +487,10 @@ def _pick_pair(table: DelimitedTable, pred: str | None, target: str | None) -> l
     if pred is None and target is None:
         if len(table.columns) == 2:
             return [0, 1]
+        if len(table.columns) == 1:
+            raise UsageError(
+                f"{table.describe_columns()}: give the targets too (a second file, '-' or inline values)"
+            )
         raise UsageError(
             f"{table.describe_columns()}: say which hold the prediction and the target with --pred and --target"
         )

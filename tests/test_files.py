@@ -121,6 +121,8 @@ def test_column_errors_list_what_exists(cli, write):
     run = cli("mse", path)
     assert run.status == 2 and "say which hold the prediction and the target with --pred and --target" in run.stderr
     assert "no such column" in cli("mse", path, "--pred", "9", "--target", "2").stderr
+    one = write("one.txt", "1\n2\n")
+    assert "has 1 column (no header): give the targets too" in cli("mse", one).stderr
 
 
 # --- cross-entropy and softmax tables ----------------------------------------------------------
