@@ -124,9 +124,7 @@ def warn(env: Environment, result, quiet: bool, fmt: str) -> None:
     for note in result.notes:
         env.warn(note)
     if result.meta.get("omitted") and fmt != "table":
-        from .table_view import omitted_note
-
-        env.warn(omitted_note(result))
+        env.warn(result.omitted_note())
 
 
 def emit(

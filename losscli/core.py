@@ -64,10 +64,6 @@ def check_same_shape(prediction: np.ndarray, target: np.ndarray, names=("predict
     )
 
 
-def _common_dtype(*arrays: np.ndarray) -> np.dtype:
-    return np.result_type(*arrays)
-
-
 # ---------------------------------------------------------------------------------------------
 # element-wise losses (L1, MSE, ...)
 
@@ -132,6 +128,36 @@ def check_nan_policy(nan_policy: str) -> None:
         raise UsageError(f"nan policy must be one of {', '.join(NAN_POLICIES)}, not {nan_policy!r}")
 
 
+class NanCount:
+    """What ``--nan-policy`` does with rows holding nan, and the tally its messages report."""
+
+    def __init__(self, policy: str) -> None:
+        check_nan_policy(policy)
+        self.policy = policy
+        self.kept = 0  # rows with nan left in (propagate)
+        self.omitted = 0
+        self.first_row: int | None = None
+
+    def rows_to_keep(self, missing: np.ndarray, rows: np.ndarray, what: str) -> np.ndarray | None:
+        """A mask of the rows to keep, or None to keep them all; raises under ``raise``."""
+        if not missing.any():
+            return None
+        first = int(rows[np.argmax(missing)]) + 1
+        if self.policy == "raise":
+            raise DataError(f"row {first}: nan in {what} (--nan-policy raise)")
+        self.first_row = self.first_row or first
+        if self.policy == "propagate":
+            self.kept += int(missing.sum())
+            return None
+        self.omitted += int(missing.sum())
+        return ~missing
+
+    def note(self) -> list[str]:
+        if not self.kept:
+            return []
+        return [f"{_rows(self.kept)} with nan (first: row {self.first_row}), so the result is nan; --nan-policy omit skips them"]
+
+
 @dataclass
 class BlockTerms:
     """What one block of rows gave: inputs, difference, terms and the gradient (unscaled for mean)."""
@@ -156,7 +182,7 @@ class HeadTail:
         self.size, self.cut, self.join = size, cut, join
         self.head: list = []
         self.tail: list = []
-        self.head_rows = 0
+        self.head_rows = self.tail_rows = 0
 
     def add(self, block) -> None:
         if self.keep_rows is None:
@@ -169,9 +195,10 @@ class HeadTail:
             block = self.cut(block, room, None)
         if self.size(block):
             self.tail.append(block)
+            self.tail_rows += self.size(block)
             # Only the last keep_rows // 2 rows are needed; drop whole older blocks beyond that.
-            while len(self.tail) > 1 and sum(map(self.size, self.tail[1:])) >= self.keep_rows // 2:
-                self.tail.pop(0)
+            while len(self.tail) > 1 and self.tail_rows - self.size(self.tail[0]) >= self.keep_rows // 2:
+                self.tail_rows -= self.size(self.tail.pop(0))
 
     def kept(self):
         """The kept rows as one block (None when no block came)."""
@@ -206,18 +233,14 @@ class ElementwiseAccumulator:
         with_grad: bool = True,
     ):
         check_reduction(reduction)
-        check_nan_policy(nan_policy)
         self.spec = ELEMENTWISE_LOSSES[name]
         self.reduction = reduction
-        self.nan_policy = nan_policy
+        self.nan_count = NanCount(nan_policy)
         self.keep_rows = keep_rows
         self.with_grad = with_grad  # the gradient costs a pass over every row: only when shown
         self.dtype: np.dtype | None = None
         self.n = 0
         self.rows_seen = 0
-        self.nan_rows = 0
-        self.first_nan_row: int | None = None
-        self.omitted = 0
         self.overflows = 0
         self.first_overflow_row: int | None = None
         self._partials: list[float] = []
@@ -227,7 +250,7 @@ class ElementwiseAccumulator:
         prediction = as_float_array(prediction, "prediction")
         target = as_float_array(target, "target")
         check_same_shape(prediction, target)
-        dtype = _common_dtype(prediction, target)
+        dtype = np.result_type(prediction, target)
         self.dtype = self.dtype or dtype
         prediction = prediction.astype(self.dtype, copy=False).ravel()
         target = target.astype(self.dtype, copy=False).ravel()
@@ -250,18 +273,10 @@ class ElementwiseAccumulator:
         return block
 
     def _non_finite(self, prediction, target, rows, diff, terms):
-        missing = np.isnan(prediction) | np.isnan(target)
-        if missing.any():
-            first = int(rows[np.argmax(missing)]) + 1
-            if self.nan_policy == "raise":
-                raise DataError(f"row {first}: nan in the input (--nan-policy raise)")
-            self.first_nan_row = self.first_nan_row or first
-            if self.nan_policy == "omit":
-                self.omitted += int(missing.sum())
-                prediction, target, rows = prediction[~missing], target[~missing], rows[~missing]
-                diff, terms = elementwise_terms(self.spec, prediction, target)
-            else:
-                self.nan_rows += int(missing.sum())
+        keep = self.nan_count.rows_to_keep(np.isnan(prediction) | np.isnan(target), rows, "the input")
+        if keep is not None:
+            prediction, target, rows = prediction[keep], target[keep], rows[keep]
+            diff, terms = elementwise_terms(self.spec, prediction, target)
         overflowed = ~np.isfinite(terms) & np.isfinite(prediction) & np.isfinite(target)
         if overflowed.any():
             self.overflows += int(overflowed.sum())
@@ -295,7 +310,7 @@ class ElementwiseAccumulator:
             notes=tuple(notes),
             meta={
                 "shape": (self.n,),
-                "omitted": self.omitted if self.nan_policy == "omit" else None,
+                "omitted": self.nan_count.omitted if self.nan_count.policy == "omit" else None,
                 "rows_in": self.rows_seen,
             },
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
@@ -311,7 +326,7 @@ class ElementwiseAccumulator:
 
     def result(self) -> LossResult:
         if self.n == 0:
-            raise DataError("no rows to compute on" if not self.omitted else "every row holds nan (all omitted)")
+            raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
         dtype = self.dtype
         kept = self._window.kept()
         with np.errstate(all="ignore"):
@@ -327,11 +342,7 @@ class ElementwiseAccumulator:
                 f"{self.overflows} term{'s' if self.overflows > 1 else ''} overflowed to inf (first: row "
                 f"{self.first_overflow_row}); the inf is kept, as PyTorch gives it"
             )
-        if self.nan_rows:
-            notes.append(
-                f"{_rows(self.nan_rows)} with nan (first: row {self.first_nan_row}), so the result "
-                "is nan; --nan-policy omit skips them"
-            )
+        notes += self.nan_count.note()
         return self._as_result(kept, value, grad, notes)
 
 
@@ -376,16 +387,12 @@ def elementwise_loss(name: str, prediction, target, *, reduction: str = "mean", 
     >>> float(elementwise_loss("mse", [2, 3, 4, 5], [4, 5, 6, 7], reduction="sum").value)
     16.0
     """
-    check_reduction(reduction)
-    prediction = as_float_array(prediction, "prediction")
-    target = as_float_array(target, "target")
-    check_same_shape(prediction, target)
     accumulator = ElementwiseAccumulator(name, reduction, nan_policy=nan_policy)
-    accumulator.add(prediction, target)
+    accumulator.add(prediction, target)  # validates: the one chokepoint for files and inline alike
     result = accumulator.result()
-    if nan_policy == "omit" or prediction.ndim == 1:
+    shape = np.shape(prediction)
+    if nan_policy == "omit" or len(shape) == 1:
         return result
-    shape = prediction.shape
     value = result.value.reshape(shape) if reduction == "none" else result.value
     grad = result.grad.reshape(shape)
     return replace(result, value=value, terms=result.terms.reshape(shape), grad=grad, meta={**result.meta, "shape": shape})
@@ -698,21 +705,19 @@ class CrossEntropyAccumulator:
         with_grad: bool = True,
     ):
         check_reduction(reduction)
-        check_nan_policy(nan_policy)
         if not (0.0 <= label_smoothing <= 1.0):
             raise UsageError(f"label smoothing must be between 0 and 1, not {label_smoothing:g}")
         self.reduction = reduction
         self.weight_given = weight
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
-        self.nan_policy = nan_policy
+        self.nan_count = NanCount(nan_policy)
         self.with_grad = with_grad
         self.weight: np.ndarray | None = None
         self.kind: str | None = None
         self.classes = 0
         self.dtype: np.dtype | None = None
-        self.n = self.rows_seen = self.valid = self.omitted = self.nan_rows = 0
-        self.first_nan_row: int | None = None
+        self.n = self.rows_seen = self.valid = 0
         self.all_look_like_probabilities = True
         self._partials: list[float] = []
         self._denominators: list[float] = []
@@ -742,16 +747,9 @@ class CrossEntropyAccumulator:
         rows = np.arange(self.rows_seen, self.rows_seen + logits.shape[0])
         self.rows_seen += logits.shape[0]
         missing = np.isnan(logits).any(axis=1) | np.isnan(target.reshape(logits.shape[0], -1)).any(axis=1)
-        if missing.any():
-            first = int(rows[np.argmax(missing)]) + 1
-            if self.nan_policy == "raise":
-                raise DataError(f"row {first}: nan in the logits or target (--nan-policy raise)")
-            self.first_nan_row = self.first_nan_row or first
-            if self.nan_policy == "omit":
-                self.omitted += int(missing.sum())
-                logits, target, rows = logits[~missing], target[~missing], rows[~missing]
-            else:
-                self.nan_rows += int(missing.sum())
+        keep = self.nan_count.rows_to_keep(missing, rows, "the logits or target")
+        if keep is not None:
+            logits, target, rows = logits[keep], target[keep], rows[keep]
         if logits.shape[0] and not _looks_like_probabilities(logits):
             self.all_look_like_probabilities = False
         weights = np.ones(self.classes, dtype=self.dtype) if self.weight is None else self.weight
@@ -807,14 +805,14 @@ class CrossEntropyAccumulator:
             "ignore_index": self.ignore_index,
             "label_smoothing": self.label_smoothing,
             "shape": (self.n, self.classes),
-            "omitted": self.omitted if self.nan_policy == "omit" else None,
+            "omitted": self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             "rows_in": self.rows_seen,
             "valid": self.valid,
         }
 
     def result(self) -> LossResult:
         if self.n == 0:
-            raise DataError("every row holds nan (all omitted)" if self.omitted else "no rows to compute on")
+            raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
         dtype = self.dtype
         kept = self._window.kept()
         denominator = dtype.type(self.denominator)
@@ -824,9 +822,7 @@ class CrossEntropyAccumulator:
                 value = kept.terms
             else:
                 value = total / denominator if self.reduction == "mean" else total
-        notes = []
-        if self.nan_rows:
-            notes.append(f"{_rows(self.nan_rows)} with nan (first: row {self.first_nan_row}); --nan-policy omit skips them")
+        notes = self.nan_count.note()
         if self.all_look_like_probabilities and self.classes > 1:
             notes.append(
                 "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "

@@ -17,10 +17,7 @@ from typing import Iterator, TextIO
 import numpy as np
 
 from .result import LossResult
-from .table_view import grad_rows, index_headers, index_values, write_table
-
-FORMATS = ("auto", "table", "plain", "json", "csv")
-
+from .table_view import write_table
 
 # ---------------------------------------------------------------------------------------------
 # exact numbers
@@ -81,12 +78,12 @@ def write_plain(result: LossResult, out: TextIO) -> None:
 
 
 def csv_header(result: LossResult, *, show_grad: bool) -> list[str]:
-    header = index_headers(result)
+    header = result.index_headers()
     for column in result.columns:
         values = np.asarray(column.values)
         header += [f"{column.key}_{c}" for c in range(values.shape[1])] if values.ndim == 2 else [column.key]
     if show_grad and result.grad is not None:
-        grad = grad_rows(result)
+        grad = result.grad_rows()
         header += [f"grad_{c}" for c in range(grad.shape[1])] if grad.ndim == 2 else ["grad"]
     return header
 
@@ -103,10 +100,10 @@ def csv_rows(result: LossResult, *, show_grad: bool) -> Iterator[list]:
         else:
             cells.append([[t] for t in exact_list(values, result.dtype)])
     if show_grad and result.grad is not None:
-        grad = grad_rows(result)
+        grad = result.grad_rows()
         cells.append([exact_list(row, result.dtype) for row in grad] if grad.ndim == 2 else [[t] for t in exact_list(grad, result.dtype)])
     for i in range(result.rows):
-        row = index_values(result, i)
+        row = result.index_values(i)
         for column_cells in cells:
             row += column_cells[i]
         yield row

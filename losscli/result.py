@@ -52,10 +52,32 @@ class LossResult:
         """How many rows the columns hold (all of them, or the kept head and tail)."""
         return len(self.columns[0].values) if self.columns else 0
 
-    @property
-    def total_rows(self) -> int:
-        """How many rows the input had: the table's "N in all"."""
-        return self.n if self.loss != "softmax" or not self.columns else self.rows
+    def _is_matrix_of_elements(self) -> bool:
+        # l1/mse/softmax rows are elements, numbered (row, col) for a matrix; xent rows are samples.
+        return self.loss != "xent" and len(self.meta.get("shape", ())) == 2
+
+    def index_headers(self) -> list[str]:
+        """Headers of the columns that say where each row comes from."""
+        return ["row", "col"] if self._is_matrix_of_elements() else ["row"]
+
+    def index_values(self, i: int) -> list[int]:
+        """The 1-based row (and column, for a matrix) of the ``i``-th row the columns hold."""
+        position = int(self.row_numbers[i]) if self.row_numbers is not None else i
+        if self._is_matrix_of_elements():
+            columns = self.meta["shape"][1]
+            return [position // columns + 1, position % columns + 1]
+        return [position + 1]
+
+    def grad_rows(self) -> np.ndarray:
+        """The gradient with one entry (a vector for xent) per row the columns hold."""
+        grad = np.asarray(self.grad)
+        return grad.reshape(self.rows, -1) if self.loss == "xent" else grad.reshape(-1)
+
+    def omitted_note(self) -> str:
+        """What --nan-policy omit dropped, in words."""
+        omitted = self.meta["omitted"]
+        rows = "1 row" if omitted == 1 else f"{omitted} rows"
+        return f"{rows} with nan omitted (--nan-policy omit); n = {self.n}"
 
     def column(self, key: str) -> Column:
         for column in self.columns:

@@ -19,27 +19,6 @@ from .result import LossResult
 DERIVATION_TERMS = 6  # longer sums are written as the first few terms, "…", the last one
 
 
-def index_headers(result: LossResult) -> list[str]:
-    shape = result.meta.get("shape", ())
-    if result.loss != "xent" and len(shape) == 2:
-        return ["row", "col"]
-    return ["row"]
-
-
-def index_values(result: LossResult, i: int) -> list[int]:
-    """The 1-based row (and column, for a matrix) of the ``i``-th row the columns hold."""
-    position = int(result.row_numbers[i]) if result.row_numbers is not None else i
-    shape = result.meta.get("shape", ())
-    if result.loss != "xent" and len(shape) == 2:
-        return [position // shape[1] + 1, position % shape[1] + 1]
-    return [position + 1]
-
-
-def grad_rows(result: LossResult) -> np.ndarray:
-    grad = np.asarray(result.grad)
-    return grad.reshape(result.rows, -1) if result.loss == "xent" else grad.reshape(-1)
-
-
 def rounded(value, digits: int) -> str:
     """A number for reading: ``digits`` significant digits, no trailing zeros."""
     value = float(value)
@@ -181,19 +160,19 @@ def write_table(
     if result.loss == "softmax":
         caption = f"{name} over dim {result.meta['dim']}, {result.dtype}"
     table = Table(title=Text(caption), title_justify="left")
-    headers = index_headers(result)
+    headers = result.index_headers()
     for header in headers:
         table.add_column(Text(header), justify="right", style="dim")
     for column in result.columns:
         table.add_column(Text(column.label), justify="right")
-    grad = grad_rows(result) if show_grad and result.grad is not None else None
+    grad = result.grad_rows() if show_grad and result.grad is not None else None
     if grad is not None:
         table.add_column(Text("∂loss/∂ŷ" if result.loss != "xent" else "∂loss/∂x"), justify="right")
 
     shown = shown_rows(result, max_rows)
     previous = None
     for i in shown:
-        position = index_values(result, i)
+        position = result.index_values(i)
         if previous is not None and position[0] - previous > 1:
             table.add_row(*[Text("⋮")] * len(table.columns))
         previous = position[0]
@@ -216,18 +195,12 @@ def write_table(
         console.print(Text(f"⋮ {hidden} more rows ({rows_in} in all; --all shows every row)"))
     omitted = result.meta.get("omitted")
     if omitted:
-        console.print(Text(omitted_note(result)))
+        console.print(Text(result.omitted_note()))
     line = derivation(result, digits)
     if line:
         console.print(Text(line), soft_wrap=True)
     if result.loss == "xent" and result.reduction == "mean":
         console.print(Text(_xent_normaliser_note(result), style="dim"), soft_wrap=True)
-
-
-def omitted_note(result: LossResult) -> str:
-    omitted = result.meta["omitted"]
-    rows = "1 row" if omitted == 1 else f"{omitted} rows"
-    return f"{rows} with nan omitted (--nan-policy omit); n = {result.n}"
 
 
 def _xent_normaliser_note(result: LossResult) -> str:
