@@ -25,10 +25,9 @@ PROG = "losscli"
 CONTEXT = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
 
 
-class Reduction(str, Enum):
-    mean = "mean"
-    sum = "sum"
-    none = "none"
+# The choices come from where they are defined, so a new one needs no second edit here.
+Reduction = Enum("Reduction", {name: name for name in core.REDUCTIONS}, type=str)
+NanPolicy = Enum("NanPolicy", {name: name for name in core.NAN_POLICIES}, type=str)
 
 
 class Format(str, Enum):
@@ -73,12 +72,6 @@ DelimiterOption = Annotated[
     typer.Option("--delimiter", "-d", help="Field separator of a table: , ; | tab space (default: detected).", show_default=False),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
-
-
-class NanPolicy(str, Enum):
-    propagate = "propagate"
-    raise_ = "raise"
-    omit = "omit"
 
 
 NanPolicyOption = Annotated[
@@ -209,11 +202,11 @@ def top_level(
 
 
 def _elementwise_help(spec: core.ElementwiseLoss) -> str:
-    example = {"l1": "(|2−4| + |3−5| + |4−6| + |5−7|) / 4 = 2", "mse": "\\[(2−4)² + (3−5)² + (4−6)² + (5−7)²] / 4 = 4"}
+    example = spec.example.replace("[", "\\[")  # rich help would read [ … ] as markup
     return (
         f"{spec.title}, as {spec.torch_name}.\n\n"
-        f"term = {spec.term_label.replace('[', '')} per element; mean = Σ terms / n, sum = Σ terms.\n\n"
-        f"Example: losscli {spec.name} 2,3,4,5 4,5,6,7   →   {example.get(spec.name, '')}\n\n"
+        f"term = {spec.term_label} per element; mean = Σ terms / n, sum = Σ terms.\n\n"
+        f"Example: losscli {spec.name} 2,3,4,5 4,5,6,7   →   {example}\n\n"
         "Values: 2,3,4,5 or \"2 3 4 5\"; a matrix as \"1,2;3,4\". Shapes must match exactly."
     )
 
@@ -225,9 +218,9 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         target: Annotated[Optional[str], typer.Argument(help="Targets y: 4,5,6,7, a file, or - for stdin", show_default=False)] = None,
         pred_column: Annotated[Optional[str], typer.Option("--pred", help="Prediction column of a table: name or 1-based index.", show_default=False)] = None,
         target_column: Annotated[Optional[str], typer.Option("--target", help="Target column of a table: name or 1-based index.", show_default=False)] = None,
-        reduction: ReductionOption = Reduction.mean,
+        reduction: ReductionOption = Reduction("mean"),
         grad: GradOption = False,
-        nan_policy: NanPolicyOption = NanPolicy.propagate,
+        nan_policy: NanPolicyOption = NanPolicy("propagate"),
         dtype: DTypeOption = DType.float64,
         fmt: FormatOption = Format.auto,
         digits: DigitsOption = 4,
@@ -297,7 +290,7 @@ def xent(
     ctx: typer.Context,
     logits: Annotated[Optional[str], typer.Argument(help="Logits: C values, N rows \"1,2,0.5;0.1,-1,3\", a file, or -", show_default=False)] = None,
     target: Annotated[Optional[str], typer.Argument(help="Class indices (or names), probability rows, a file, or -", show_default=False)] = None,
-    reduction: ReductionOption = Reduction.mean,
+    reduction: ReductionOption = Reduction("mean"),
     weight: Annotated[Optional[str], typer.Option("--weight", "-w", help="Per-class weights: 1,2,0.5", show_default=False)] = None,
     ignore_index: Annotated[int, typer.Option("--ignore-index", help="Target value that is skipped.")] = core.DEFAULT_IGNORE_INDEX,
     label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="ε in [0, 1].")] = 0.0,
@@ -305,7 +298,7 @@ def xent(
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
     logits_columns: Annotated[Optional[str], typer.Option("--logits", help="Logit columns of a table: c0,c1,c2 or 2-11.", show_default=False)] = None,
     grad: GradOption = False,
-    nan_policy: NanPolicyOption = NanPolicy.propagate,
+    nan_policy: NanPolicyOption = NanPolicy("propagate"),
     dtype: DTypeOption = DType.float64,
     fmt: FormatOption = Format.auto,
     digits: DigitsOption = 4,

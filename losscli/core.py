@@ -81,6 +81,7 @@ class ElementwiseLoss:
     term_label: str  # table header of the per-element term
     hand_term: str  # one term as a person writes it, from the formatted ŷ and y
     hand_group: tuple[str, str]  # brackets around the sum in the derivation line
+    example: str  # the derivation line of the seed example 2,3,4,5 vs 4,5,6,7 (tested), for --help
 
 
 def _sign_zero_at_nan(diff: np.ndarray) -> np.ndarray:
@@ -101,6 +102,7 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
         term_label="|ŷ−y|",
         hand_term="|{pred}−{target}|",
         hand_group=("(", ")"),
+        example="(|2−4| + |3−5| + |4−6| + |5−7|) / 4 = 2",
     ),
     "mse": ElementwiseLoss(
         name="mse",
@@ -112,6 +114,7 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
         term_label="(ŷ−y)²",
         hand_term="({pred}−{target})²",
         hand_group=("[", "]"),
+        example="[(2−4)² + (3−5)² + (4−6)² + (5−7)²] / 4 = 4",
     ),
 }
 

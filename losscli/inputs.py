@@ -72,6 +72,17 @@ def parse_inline(text: str, name: str, dtype: str = "float64") -> np.ndarray:
     return array.astype(dtype, copy=False)
 
 
+def class_index(label: str, classes: list[str] | None) -> float | None:
+    """A target label as a class index: a class name's position, or the number itself; else None.
+
+    >>> class_index("dog", ["cat", "dog"]), class_index("2", None), class_index("cow", ["cat"])
+    (1.0, 2.0, None)
+    """
+    if classes and label in classes:
+        return float(classes.index(label))
+    return float(label) if is_number(label) else None
+
+
 def parse_labels(text: str, classes: list[str] | None) -> np.ndarray:
     """Class-index targets typed inline: numbers, or class names from ``--classes``.
 
@@ -81,16 +92,13 @@ def parse_labels(text: str, classes: list[str] | None) -> np.ndarray:
     table = split_inline(text, "target")
     if len(table) > 1:  # a matrix of targets: probability rows, numbers only
         return parse_inline(text, "target")
-    index = {name: i for i, name in enumerate(classes or [])}
     labels = []
     for k, field in enumerate(table[0], start=1):
-        if field in index:
-            labels.append(float(index[field]))
-        elif is_number(field):
-            labels.append(float(field))
-        else:
+        index = class_index(field, classes)
+        if index is None:
             known = f" (classes: {', '.join(map(printable, classes))})" if classes else ""
             raise DataError(f"target value {k} is neither a number nor a class name: {printable(field)!r}{known}")
+        labels.append(index)
     return np.array(labels, dtype=np.float64)
 
 

@@ -20,7 +20,7 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from .errors import DataError, UsageError
-from .inputs import is_number, printable
+from .inputs import class_index, is_number, printable
 
 BLOCK_BYTES = 1 << 20
 MAX_LINE_BYTES = 64 << 20  # a "line" longer than this is not a table row
@@ -545,6 +545,10 @@ def _aligned(left: Iterator[np.ndarray], right: Iterator[np.ndarray], names: tup
         raise DataError(f"{names[1]} has {counts[1]} rows but {names[0]} has {counts[0]}")
 
 
+def _whole(blocks) -> np.ndarray:
+    return blocks if isinstance(blocks, np.ndarray) else np.concatenate(list(blocks))
+
+
 def elementwise_blocks(
     arguments: list[str],
     sources: list[Source | None],
@@ -572,8 +576,7 @@ def elementwise_blocks(
     if all(isinstance(c, np.ndarray) for c in columns):
         return iter([tuple(columns)])
     if any(isinstance(c, np.ndarray) for c in columns):
-        whole = [c if isinstance(c, np.ndarray) else np.concatenate(list(c)) for c in columns]
-        return iter([tuple(whole)])
+        return iter([(_whole(columns[0]), _whole(columns[1]))])
     labels = tuple(s.name for s in sources)
     return _aligned(columns[0], columns[1], labels)
 
@@ -591,21 +594,18 @@ def _label_column(table: DelimitedTable, spec: str | None) -> int:
 
 
 def _labels_to_indices(labels: list[str], lines: list[int], names: list[str] | None, source: Source) -> np.ndarray:
-    index = {name: i for i, name in enumerate(names or [])}
     indices = []
     for label, line in zip(labels, lines):
-        if label in index:
-            indices.append(float(index[label]))
-        elif is_number(label):
-            indices.append(float(label))
-        elif not names:
-            raise DataError(
-                f"{source.name}:{line}: label {printable(label)!r} is not a class index "
-                "(name the classes with --classes, or give the logit columns header names)"
-            )
-        else:
+        index = class_index(label, names)
+        if index is None:
+            if not names:
+                raise DataError(
+                    f"{source.name}:{line}: label {printable(label)!r} is not a class index "
+                    "(name the classes with --classes, or give the logit columns header names)"
+                )
             known = ", ".join(map(printable, names))
             raise DataError(f"{source.name}:{line}: label {printable(label)!r} is not a class ({known})")
+        indices.append(index)
     return np.array(indices)
 
 
@@ -617,10 +617,6 @@ def _label_blocks(table: DelimitedTable, label: int, usecols: list[int], names, 
     else:
         for labels, lines, values in table.text_blocks(label, usecols):
             yield values, _labels_to_indices(labels, lines, names, source)
-
-
-def _whole(blocks) -> np.ndarray:
-    return blocks if isinstance(blocks, np.ndarray) else np.concatenate(list(blocks))
 
 
 def xent_blocks(
