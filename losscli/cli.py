@@ -16,7 +16,7 @@ import typer
 
 from . import __version__, core, readers, render
 from .environment import Environment
-from .errors import ExitStatus, LossCliError, UsageError
+from .errors import ExitStatus, LossCliError, OutputClosed, UsageError
 from .inputs import is_number, parse_class_names, parse_inline, parse_labels, parse_option_vector
 
 PROG = "losscli"
@@ -426,6 +426,8 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except KeyboardInterrupt:
         env.stderr.write(f"{PROG}: interrupted\n")
         return int(ExitStatus.INTERRUPTED)
+    except OutputClosed:
+        return int(ExitStatus.BROKEN_PIPE)
     except Exception as error:
         # Typer's own usage errors (bad option value, unknown command) carry exit_code and
         # format_message; anything else is a bug and keeps its traceback.
@@ -461,8 +463,8 @@ def run() -> None:
         status = main()
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader went away (`| head -1`): stop quietly, and keep Python's exit-time flush
-        # from raising again on the dead pipe.
+        status = ExitStatus.BROKEN_PIPE
+    if status == ExitStatus.BROKEN_PIPE:
+        # Keep Python's exit-time flush of the dead pipe from printing an error of its own.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = ExitStatus.DATA
     sys.exit(status)

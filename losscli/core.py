@@ -315,6 +315,7 @@ class ElementwiseAccumulator:
                 "shape": (self.n,),
                 "omitted": self.nan_count.omitted if self.nan_count.policy == "omit" else None,
                 "rows_in": self.rows_seen,
+                "head_rows": self._window.head_rows if self._window.keep_rows is not None else self.n,
             },
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
         )
@@ -570,12 +571,15 @@ def _check_weight(weight, classes: int, dtype) -> np.ndarray | None:
     return weight
 
 
-def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int) -> np.ndarray:
-    """Class indices as int64; each a whole number in [0, classes) or exactly ``ignore_index``."""
+def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int, first_row: np.ndarray) -> np.ndarray:
+    """Class indices as int64; each a whole number in [0, classes) or exactly ``ignore_index``.
+
+    ``first_row`` holds each target's 0-based row in the whole input, for the messages.
+    """
     if not -(2**63) <= ignore_index < 2**63:
         raise UsageError(f"ignore_index {ignore_index} is out of the 64-bit integer range")
     labels = []
-    for row, label in enumerate(target.ravel().tolist(), start=1):
+    for row, label in zip((first_row + 1).tolist(), target.ravel().tolist()):
         if not math.isfinite(label) or label != math.floor(label):
             raise DataError(f"target row {row}: class index {label:g} is not a whole number")
         index = int(label)  # compared as an integer: 2**53 + 1 must not pass for 2**53
@@ -594,9 +598,9 @@ def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int) ->
     return np.array(labels, dtype=np.int64)
 
 
-def _check_probabilities(target: np.ndarray) -> None:
+def _check_probabilities(target: np.ndarray, positions: np.ndarray) -> None:
     rows = target.reshape(-1, target.shape[-1])
-    for row, probabilities in enumerate(rows, start=1):
+    for row, probabilities in zip((positions + 1).tolist(), rows):
         if not np.all(np.isfinite(probabilities)):
             raise DataError(f"target row {row}: probabilities must be finite")
         if np.any(probabilities < 0):
@@ -630,11 +634,12 @@ def _looks_like_probabilities(rows: np.ndarray) -> bool:
     )
 
 
-def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_grad):
+def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_grad, positions):
     """Per-sample terms, gradient (unscaled), table columns and the mean's denominator part.
 
     ``rows`` is (N, C) and free of nan where nan is not wanted; ``weights`` is all ones when no
-    weights were given. The formulas are those of semantics.md, sample by sample.
+    weights were given; ``positions`` are the rows' places in the whole input, for messages.
+    The formulas are those of semantics.md, sample by sample.
     """
     samples, classes = rows.shape
     dtype = rows.dtype
@@ -644,7 +649,7 @@ def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_gra
         columns = [Column("logits", "logits", rows)]
         grad = None
         if kind == "index":
-            labels = _check_class_indices(target, classes, ignore_index)
+            labels = _check_class_indices(target, classes, ignore_index, positions)
             valid = labels >= 0
             safe = np.where(valid, labels, 0)
             picked = np.arange(samples)
@@ -669,7 +674,7 @@ def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_gra
             ]
             valid_count = int(valid.sum())
         else:
-            _check_probabilities(target)
+            _check_probabilities(target, positions)
             probabilities = target.reshape(samples, classes).astype(dtype, copy=False)
             smoothed = (1 - eps) * probabilities + eps / classes
             weighted = weights * smoothed
@@ -758,7 +763,7 @@ class CrossEntropyAccumulator:
         weights = np.ones(self.classes, dtype=self.dtype) if self.weight is None else self.weight
         eps = self.dtype.type(self.label_smoothing)
         terms, grad, columns, denominator, valid, w_y, smoothed = _cross_entropy_rows(
-            logits, target, self.kind, weights, self.ignore_index, eps, self.with_grad
+            logits, target, self.kind, weights, self.ignore_index, eps, self.with_grad, rows
         )
         if self.weight is not None and self.kind == "index":
             columns.append(Column("weight", "w[y]", w_y))
@@ -811,6 +816,7 @@ class CrossEntropyAccumulator:
             "omitted": self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             "rows_in": self.rows_seen,
             "valid": self.valid,
+            "head_rows": self._window.head_rows if self._window.keep_rows is not None else self.n,
         }
 
     def result(self) -> LossResult:

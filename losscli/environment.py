@@ -6,6 +6,35 @@ import sys
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
+from .errors import OutputClosed
+
+
+class PipeAwareStdout:
+    """stdout whose closed pipe raises OutputClosed, which Typer (unlike a BrokenPipeError,
+    which it turns into exit status 1) lets through to ``cli.main``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError as error:
+            raise OutputClosed from error
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError as error:
+            raise OutputClosed from error
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
 
 @dataclass
 class Environment:
@@ -26,7 +55,7 @@ class Environment:
 
         return cls(
             stdin=sys.stdin.buffer if sys.stdin is not None else None,
-            stdout=sys.stdout,
+            stdout=PipeAwareStdout(sys.stdout),
             stderr=sys.stderr,
             stdin_isatty=sys.stdin is not None and isatty(sys.stdin),
             stdout_isatty=isatty(sys.stdout),

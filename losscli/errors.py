@@ -14,6 +14,7 @@ class ExitStatus(IntEnum):
     DATA = 1  # the input holds something that cannot be computed on
     USAGE = 2  # the command line itself is wrong (Typer/Click use 2 too)
     INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: what `cat` reports when `| head` stops reading
 
 
 class LossCliError(Exception):
@@ -38,3 +39,7 @@ class DataError(LossCliError):
     """The numbers themselves are wrong: not a number, shapes differ, class index out of range."""
 
     status = ExitStatus.DATA
+
+
+class OutputClosed(Exception):
+    """The reader of stdout went away (``| head -1``): not a mistake, the end of the output."""

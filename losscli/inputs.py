@@ -12,8 +12,9 @@ import numpy as np
 
 from .errors import DataError, UsageError
 
-# What a number looks like here: decimal or scientific, or nan/inf (any case, with a sign).
-NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE)
+# What a number looks like here: ASCII decimal or scientific, or nan/inf (any case, with a sign).
+# float() alone would also take "1_000" and Unicode digits such as "١".
+NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)", re.IGNORECASE)
 
 
 def is_number(token: str) -> bool:

@@ -74,8 +74,8 @@ def parse_delimiter(text: str | None) -> str | None | bool:
     if len(text) == 1 and text not in "\"#\r\n" and not text.isalnum() and text not in ".-+":
         return text
     raise UsageError(
-        f"--delimiter {printable(text)!r} is not one character; use one of , ; | or tab, comma, "
-        "semicolon, pipe, space"
+        f"--delimiter {printable(text)!r} cannot separate numbers; use one character such as , ; | "
+        "or a name: tab, comma, semicolon, pipe, space"
     )
 
 
@@ -273,7 +273,7 @@ class DelimitedTable:
         matches = [i for i, name in enumerate(self.columns) if name == spec]
         if len(matches) > 1:
             where = " and ".join(str(i + 1) for i in matches)
-            raise DataError(
+            raise UsageError(
                 f"{printable(self.source.name)}: column name {printable(spec)!r} appears twice "
                 f"(columns {where}); select it by position"
             )
@@ -440,7 +440,7 @@ class DelimitedTable:
                 first, last = (int(side) for side in part.split("-", 1))
                 if first > last:
                     raise UsageError(f"{option} {part}: the range runs backwards")
-                indices += [self.resolve(str(i), option) for i in range(first, last + 1)]
+                indices += [self.resolve(str(i), f"{option} {part}: column") for i in range(first, last + 1)]
             else:
                 indices.append(self.resolve(part, option))
         return indices
@@ -545,6 +545,12 @@ def _aligned(left: Iterator[np.ndarray], right: Iterator[np.ndarray], names: tup
         raise DataError(f"{names[1]} has {counts[1]} rows but {names[0]} has {counts[0]}")
 
 
+def _rows_in_order(values: np.ndarray) -> np.ndarray:
+    """Row-major, as inline values are: numpy sums a matrix's axes in memory order, so the layout
+    polars hands back (column-major) would change the last bit of a row's log-sum-exp."""
+    return np.ascontiguousarray(values)
+
+
 def _whole(blocks) -> np.ndarray:
     return blocks if isinstance(blocks, np.ndarray) else np.concatenate(list(blocks))
 
@@ -613,7 +619,7 @@ def _label_blocks(table: DelimitedTable, label: int, usecols: list[int], names, 
     """(values of ``usecols``, class indices) block by block; labels may be numbers or names."""
     if table.numeric[label]:
         for block in table.blocks(usecols + [label]):
-            yield block.values[:, :-1], block.values[:, -1]
+            yield _rows_in_order(block.values[:, :-1]), block.values[:, -1]
     else:
         for labels, lines, values in table.text_blocks(label, usecols):
             yield values, _labels_to_indices(labels, lines, names, source)
@@ -656,7 +662,7 @@ def xent_blocks(
         table = options.open(logits_source)
         columns = table.resolve_many(logits_spec, "--logits") if logits_spec else list(range(len(table.columns)))
         names = classes or ([table.columns[i] for i in columns] if table.has_header else None)
-        logits = (block.values for block in table.blocks(columns))
+        logits = (_rows_in_order(block.values) for block in table.blocks(columns))
     if target_source is None:
         target = parse_target(arguments[1], names)
     else:
@@ -665,7 +671,7 @@ def xent_blocks(
             index = _one_column(table, target_spec, "--target")
             target = (labels for _, labels in _label_blocks(table, index, [], names, target_source))
         else:
-            target = (block.values for block in table.blocks(list(range(len(table.columns)))))
+            target = (_rows_in_order(block.values) for block in table.blocks(list(range(len(table.columns)))))
     if isinstance(logits, np.ndarray) or isinstance(target, np.ndarray):
         return iter([(_whole(logits), _whole(target))]), names
     return _aligned(logits, target, (logits_source.name, target_source.name)), names
@@ -677,4 +683,4 @@ def table_rows(options: TableOptions, source: Source) -> Iterator[np.ndarray] | 
     columns = list(range(len(table.columns)))
     if len(columns) == 1:
         return table.read_all(columns)[:, 0]  # a column of values is one vector, as inline
-    return (block.values for block in table.blocks(columns))
+    return (_rows_in_order(block.values) for block in table.blocks(columns))

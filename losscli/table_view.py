@@ -53,10 +53,8 @@ def written_sum(term: Callable[[int], str], total: int, available: int | None = 
 
 
 def _head_rows(result: LossResult) -> int:
-    """How many of the kept rows are the input's first rows, in order."""
-    if result.row_numbers is None:
-        return result.rows
-    return int(np.argmin(np.append(result.row_numbers == np.arange(result.rows), False)))
+    """How many of the kept rows are the first rows computed on (after any omitted ones)."""
+    return min(result.meta.get("head_rows", result.rows), result.rows)
 
 
 def derivation(result: LossResult, digits: int) -> str | None:

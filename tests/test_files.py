@@ -283,8 +283,10 @@ def test_closed_pipe_ends_quietly(tmp_path, buffered):
                      f"{sys.executable} -m losscli mse 1,2 3,4 | true"):
         done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=60, env=env)
         assert done.stderr == ""
-    assert subprocess.run(["bash", "-c", f"{sys.executable} -m losscli l1 {path} -r none | head -1"],
-                          capture_output=True, text=True, env=env).stdout == "1.0\n"
+    pipeline = f"{sys.executable} -m losscli l1 {path} -r none | head -1; exit ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, env=env)
+    assert done.stdout == "1.0\n"
+    assert done.returncode == 141  # 128 + SIGPIPE, as cat reports it; 1 would mean bad data
 
 
 # --- cross-entropy tables stream too ----------------------------------------------------------
