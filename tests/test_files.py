@@ -349,7 +349,7 @@ def test_xent_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
 
 
 @pytest.mark.parametrize("fmt", ["plain", "csv", "json", "table"])
-@pytest.mark.parametrize("options", [[], ["--log", "-t", "2"]])
+@pytest.mark.parametrize("options", [[], ["--log", "-t", "2"], ["--dim", "0"], ["--dim", "0", "--dtype", "float32", "--log"]])
 def test_softmax_file_output_is_identical_to_inline_output(cli, write, fmt, options):
     logits = np.random.default_rng(6).normal(size=(30, 4)) * 5
     inline = cli("softmax", ";".join(",".join(map(repr, row)) for row in logits.tolist()), "-f", fmt, *options)
