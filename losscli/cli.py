@@ -240,7 +240,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
         concrete = resolve_format(fmt, env)
-        progress = render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
+        progress = progress_for(env, sources, quiet)
         with progress:
             options = table_options(env, header, delimiter, progress)
             blocks = readers.elementwise_blocks(arguments, sources, parse_inline, options, pred_column, target_column)
@@ -253,6 +253,11 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
                    max_rows=None if all_rows else rows, quiet=quiet)
 
     app.command(spec.name, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
+
+
+def progress_for(env: Environment, sources, quiet: bool) -> render.Progress:
+    """A progress bar over the sources' bytes: shown only on a terminal's stderr, never with -q."""
+    return render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
 
 
 def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
@@ -343,7 +348,7 @@ def xent(
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
         return
     concrete = resolve_format(fmt, env)
-    progress = render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
+    progress = progress_for(env, sources, quiet)
     with progress:
         blocks, names = readers.xent_blocks(
             arguments, sources, table_options(env, header, delimiter, progress),
@@ -387,7 +392,7 @@ def softmax(
         x = parse_inline(arguments[0], "input", dtype.value)
     else:
         concrete = resolve_format(fmt, env)
-        progress = render.Progress(env.stderr, readers.total_bytes([source]), env.stderr_isatty and not quiet)
+        progress = progress_for(env, [source], quiet)
         with progress:
             x = readers.table_rows(table_options(env, header, delimiter, progress), source)
             if not isinstance(x, np.ndarray) and dim in (-1, 1):

@@ -203,6 +203,10 @@ class HeadTail:
             while len(self.tail) > 1 and self.tail_rows - self.size(self.tail[0]) >= self.keep_rows // 2:
                 self.tail_rows -= self.size(self.tail.pop(0))
 
+    def first_rows(self, total: int) -> int:
+        """How many of the kept rows are the stream's first rows (all of ``total`` when all are kept)."""
+        return total if self.keep_rows is None else self.head_rows
+
     def kept(self):
         """The kept rows as one block (None when no block came)."""
         blocks = self.head + self.tail
@@ -239,7 +243,6 @@ class ElementwiseAccumulator:
         self.spec = ELEMENTWISE_LOSSES[name]
         self.reduction = reduction
         self.nan_count = NanCount(nan_policy)
-        self.keep_rows = keep_rows
         self.with_grad = with_grad  # the gradient costs a pass over every row: only when shown
         self.dtype: np.dtype | None = None
         self.n = 0
@@ -315,7 +318,7 @@ class ElementwiseAccumulator:
                 "shape": (self.n,),
                 "omitted": self.nan_count.omitted if self.nan_count.policy == "omit" else None,
                 "rows_in": self.rows_seen,
-                "head_rows": self._window.head_rows if self._window.keep_rows is not None else self.n,
+                "head_rows": self._window.first_rows(self.n),
             },
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
         )
@@ -444,6 +447,11 @@ def _check_dim(x: np.ndarray, dim: int) -> int:
     return dim % x.ndim
 
 
+def _check_temperature(temperature: float) -> None:
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise UsageError(f"temperature must be a positive number, not {temperature:g}")
+
+
 def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) -> LossResult:
     """``torch.softmax(x / temperature, dim)`` (or ``log_softmax`` with ``log=True``), computed stably.
 
@@ -457,8 +465,7 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
         raise DataError("input is empty")
     if x.ndim > 2:
         raise DataError(f"input has {x.ndim} dimensions; give a vector or a matrix")
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise UsageError(f"temperature must be a positive number, not {temperature:g}")
+    _check_temperature(temperature)
     axis = _check_dim(x, dim)
     with np.errstate(all="ignore"):
         scaled = x / x.dtype.type(temperature) if temperature != 1 else x
@@ -511,8 +518,7 @@ class SoftmaxAccumulator:
     reduction = "none"
 
     def __init__(self, *, temperature: float = 1.0, log: bool = False, keep_rows: int | None = None):
-        if not (np.isfinite(temperature) and temperature > 0):
-            raise UsageError(f"temperature must be a positive number, not {temperature:g}")
+        _check_temperature(temperature)  # before any row is read
         self.temperature, self.log = temperature, log
         self.rows_seen = 0
         self.classes: int | None = None
@@ -816,7 +822,7 @@ class CrossEntropyAccumulator:
             "omitted": self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             "rows_in": self.rows_seen,
             "valid": self.valid,
-            "head_rows": self._window.head_rows if self._window.keep_rows is not None else self.n,
+            "head_rows": self._window.first_rows(self.n),
         }
 
     def result(self) -> LossResult:
