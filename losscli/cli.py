@@ -17,8 +17,8 @@ import typer
 
 from . import __version__, core, readers, render
 from .environment import Environment
-from .errors import ExitStatus, LossCliError, OutputClosed, UsageError
-from .inputs import is_number, parse_class_names, parse_inline, parse_labels, parse_option_vector
+from .errors import DataError, ExitStatus, LossCliError, OutputClosed, UsageError
+from .inputs import is_number, parse_class_names, printable, parse_inline, parse_labels, parse_option_vector
 
 PROG = "losscli"
 # ignore_unknown_options lets "-1,2" through as a positional (Click would call it an option);
@@ -259,7 +259,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             )
             cast = ((p.astype(dtype.value, copy=False), t.astype(dtype.value, copy=False)) for p, t in blocks)
             stream(env, accumulator, cast, progress, fmt=concrete, grad=grad, digits=digits,
-                   max_rows=None if all_rows else rows, quiet=quiet, input_columns=options.report.columns)
+                   max_rows=None if all_rows else rows, quiet=quiet, reading=options)
 
     app.command(spec.name, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
 
@@ -269,6 +269,14 @@ def progress_for(env: Environment, sources, quiet: bool) -> render.Progress:
     return render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
 
 
+def located(error: DataError, reading: readers.TableOptions) -> DataError:
+    """An error about row N of a file, as ``file:line: …`` like every other data error."""
+    line = reading.line_of_row(error.row) if error.row is not None else None
+    if line is None:
+        return error
+    return DataError(f"{printable(reading.report.rows_from.name)}:{line}: {error.detail}")
+
+
 def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
     """Rows an accumulator keeps for the output: the table's head and tail; none for a stream."""
     if fmt != "table":
@@ -276,20 +284,23 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
     return None if all_rows else rows
 
 
-def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, class_names=None,
-           input_columns=None) -> None:
+def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
+           class_names=None) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt != "table":
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction, show_grad=grad)
-    for x, y in blocks:
-        part = accumulator.add_block(x, y)
-        progress.update(rows=accumulator.rows_seen)
-        if writer is not None:
-            writer.block(part)
-    result = accumulator.result()
-    if input_columns:
-        result = replace(result, input_columns=dict(input_columns))
+    try:
+        for x, y in blocks:
+            part = accumulator.add_block(x, y)
+            progress.update(rows=accumulator.rows_seen)
+            if writer is not None:
+                writer.block(part)
+        result = accumulator.result()
+    except DataError as error:
+        raise located(error, reading) from None
+    if reading.report.columns:
+        result = replace(result, input_columns=dict(reading.report.columns))
     progress.close()
     warn(env, result, quiet, fmt)
     if writer is not None:
@@ -372,8 +383,7 @@ def xent(
             reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad, **options
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
-               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names,
-               input_columns=reading.report.columns)
+               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading)
 
 
 @app.command("softmax", context_settings=CONTEXT)
@@ -423,7 +433,7 @@ def softmax(
                 )
                 blocks = ((block.astype(dtype.value, copy=False), None) for block in x)
                 stream(env, accumulator, blocks, progress, fmt=concrete, grad=False, digits=digits,
-                       max_rows=None if all_rows else rows, quiet=quiet, input_columns=reading.report.columns)
+                       max_rows=None if all_rows else rows, quiet=quiet, reading=reading)
                 return
             x = (x if isinstance(x, np.ndarray) else np.concatenate(list(x))).astype(dtype.value, copy=False)
             input_columns = reading.report.columns

@@ -343,7 +343,7 @@ def check_classes_against_header(classes: Sequence[str], header_names: Sequence[
     from_header = class_names_from_header(header_names)
     if list(classes) != list(from_header):
         raise UsageError(
-            f"--classes {','.join(map(printable, classes))} disagrees with the header of {describe}, which names "
+            f"--classes {','.join(map(printable, classes))} disagrees with the header ({describe}), which names "
             f"the logit columns {','.join(map(printable, from_header))}; drop --classes (the header names the classes) "
             "or choose the columns with --logits"
         )

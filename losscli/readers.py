@@ -14,7 +14,7 @@ import io
 import zlib
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
@@ -321,7 +321,10 @@ class DelimitedTable:
         return matches[0]
 
     def column_label(self, index: int) -> str:
-        return f'"{printable(self.columns[index])}"' if self.has_header else str(index + 1)
+        if not self.has_header:
+            return str(index + 1)
+        name = self.columns[index]
+        return f'"{printable(name)}"' if name.strip() else f"{index + 1} (unnamed)"
 
     def shape(self) -> TableShape:
         """What the column-role rules (``columns.py``) need to know of this table."""
@@ -502,6 +505,24 @@ class TableOptions:
     stdin: BinaryIO | None = None
     report: "InputReport" = field(default_factory=lambda: InputReport())
 
+    def line_of_row(self, row: int) -> int | None:
+        """The file line of data row ``row`` (1-based) of ``report.rows_from``, found by reading it
+        again: only an error message needs it, and stdin cannot be read twice."""
+        source = self.report.rows_from
+        if source is None or source.is_stdin:
+            return None
+        table = replace(self, on_progress=None, report=InputReport()).open(source)
+        text, first_line, seen = table._first_text, table._line, 0
+        while text is not None:
+            for number, line in enumerate(text.splitlines(), start=first_line):
+                if _content(line):
+                    seen += 1
+                    if seen == row:
+                        return number
+            first_line += text.count("\n")
+            text = table._read_text()
+        return None
+
     def open(self, source: Source, data_words: frozenset[str] = frozenset()) -> DelimitedTable:
         stream, size = open_binary(source, self.stdin)
         return DelimitedTable(
@@ -532,6 +553,7 @@ class InputReport:
 
     notes: list[str] = field(default_factory=list)
     columns: dict[str, object] = field(default_factory=dict)
+    rows_from: Source | None = None  # the file whose data rows are the rows computed on, if one is
 
     def record(self, table: DelimitedTable, roles: columns.Roles) -> None:
         used = [i for indices in roles.chosen.values() for i in indices]
@@ -615,6 +637,7 @@ def elementwise_blocks(
         if source is None:
             raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
         table = options.open(source)
+        options.report.rows_from = source
         pair = _pair_columns(table, pred, target, options.report)
         return ((block.values[:, 0], block.values[:, 1]) for block in table.blocks(pair))
     roles = ("prediction", "target")
@@ -675,6 +698,7 @@ def xent_blocks(
         if source is None:
             raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
         table = options.open(source, frozenset(classes or ()))
+        options.report.rows_from = source
         label = columns.label_column(table.shape(), target_spec)
         roles = columns.logit_roles(table.shape(), logits_spec, exclude=[label], classes=classes)
         roles.chosen["target"] = [label]
@@ -697,6 +721,7 @@ def xent_blocks(
         target = parse_target(arguments[1], names)
     else:
         table = options.open(target_source, frozenset(names or ()))
+        options.report.rows_from = target_source
         if len(table.columns) == 1 or target_spec is not None or not all(table.numeric):
             index = _one_column(table, target_spec, "target", options.report)
             target = (labels for _, labels in _label_blocks(table, index, [], names, target_source))

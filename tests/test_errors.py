@@ -33,7 +33,7 @@ CATALOGUE = [
     (["xent", "1,2,3", "1.5"], DATA, "target row 1: class index 1.5 is not a whole number"),
     (["xent", "1,2,3", "-3"], DATA, "target row 1: class index -3 is negative"),
     (["xent", "1,2;3,4", "0,1,1"], DATA, "target has shape (3,) but logits have shape (2, 2)"),
-    (["xent", "1,2;3,4", ".5,.6;.5,.5"], DATA, "target row 1 sums to 1.1; probability targets must sum to 1 (within 0.001)"),
+    (["xent", "1,2;3,4", ".5,.6;.5,.5"], DATA, "target row 1: the probabilities sum to 1.1; probability targets must sum to 1 (within 0.001)"),
     (["xent", "1,2;3,4", "1.5,-.5;.5,.5"], DATA, "target row 1: probability -0.5 is negative"),
     (["xent", "1,2,3", "1", "--weight", "1,2"], USAGE, "weight has 2 entries but there are 3 classes"),
     (["xent", "1,2,3", "1", "--weight", "1,-2,1"], USAGE, "weight 1 (class 1) is -2; weights must be finite and ≥ 0"),

@@ -14,16 +14,6 @@ import pytest
 SEED = "y_hat,y\n2,4\n3,5\n4,6\n5,7\n"
 
 
-@pytest.fixture
-def write(tmp_path):
-    def write(name: str, content: str | bytes) -> str:
-        path = tmp_path / name
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-        return str(path)
-
-    return write
-
-
 # --- source forms ----------------------------------------------------------------------------
 
 
