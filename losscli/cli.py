@@ -14,8 +14,9 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from . import __version__, core, readers, render
+from . import __version__, core, readers, render, table_view
 from .environment import Environment
 from .errors import DataError, ExitStatus, LossCliError, OutputClosed, UsageError
 from .inputs import is_number, parse_class_names, printable, parse_inline, parse_labels, parse_option_vector
@@ -179,8 +180,28 @@ def positional(env: Environment, values: list[str | None], command: str, delimit
 
 # ---------------------------------------------------------------------------------------------
 
+
+def _flags_take_no_value(params: list) -> list:
+    """A flag's help shows no metavar: Typer 0.29's rich help writes ``<bool>`` after --grad."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    def get_params(self, ctx) -> list:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    def get_params(self, ctx) -> list:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
 app = typer.Typer(
     name=PROG,
+    cls=Group,
     help="PyTorch's losses on the command line, with every term shown and the sum written out.",
     no_args_is_help=True,
     add_completion=False,
@@ -261,7 +282,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             stream(env, accumulator, cast, progress, fmt=concrete, grad=grad, digits=digits,
                    max_rows=None if all_rows else rows, quiet=quiet, reading=options)
 
-    app.command(spec.name, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
+    app.command(spec.name, cls=Command, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
 
 
 def progress_for(env: Environment, sources, quiet: bool) -> render.Progress:
@@ -290,10 +311,15 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     writer = None
     if fmt != "table":
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction, show_grad=grad)
+    table_rows = 0
     try:
         for x, y in blocks:
             part = accumulator.add_block(x, y)
             progress.update(rows=accumulator.rows_seen)
+            if fmt == "table" and max_rows is None:
+                # --all keeps every row for the table: stop as soon as there are more than it can draw.
+                table_rows += part.rows
+                table_view.check_all_rows(table_rows)
             if writer is not None:
                 writer.block(part)
         result = accumulator.result()
@@ -313,7 +339,7 @@ for _spec in core.ELEMENTWISE_LOSSES.values():
     add_elementwise_command(_spec)
 
 
-@app.command("xent", context_settings=CONTEXT)
+@app.command("xent", cls=Command, context_settings=CONTEXT)
 def xent(
     ctx: typer.Context,
     logits: Annotated[Optional[str], typer.Argument(help="Logits: C values, N rows \"1,2,0.5;0.1,-1,3\", a file, or -", show_default=False)] = None,
@@ -386,7 +412,7 @@ def xent(
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading)
 
 
-@app.command("softmax", context_settings=CONTEXT)
+@app.command("softmax", cls=Command, context_settings=CONTEXT)
 def softmax(
     ctx: typer.Context,
     values: Annotated[Optional[str], typer.Argument(help="A vector 1,2,3,4, a matrix \"1,2;3,4\", a file, or -", show_default=False)] = None,
@@ -468,6 +494,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except OutputClosed:
         return int(ExitStatus.BROKEN_PIPE)
     except Exception as error:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            # `losscli` alone: the help is already printed; exit 2 as Typer's standalone mode does.
+            return int(error.exit_code)
         # Typer's own usage errors (bad option value, unknown command) carry exit_code and
         # format_message; anything else is a bug and keeps its traceback.
         if not (hasattr(error, "exit_code") and hasattr(error, "format_message")):

@@ -308,7 +308,8 @@ def logit_roles(shape: TableShape, logits_spec: str | None, exclude: Sequence[in
             if i not in named:
                 roles.skipped[i] = "not named like the logit columns"
         free = named
-    counts = [i for i in free if is_count_column(shape, i) and i not in named]
+    # Only named columns can be told apart: without a header, whole-number logits are common.
+    counts = [i for i in free if shape.has_header and is_count_column(shape, i) and i not in named]
     if counts and len(counts) < len(free):
         for i in counts:
             roles.skipped[i] = "whole numbers among float logits; --logits takes it"

@@ -476,15 +476,17 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
         log_probabilities = shifted - np.log(denominator)
     value = log_probabilities if log else probabilities
     columns = [Column("x", "x", x.ravel())]
+    power = "x"  # what is exponentiated, as the headings write it (the keys stay exp, exp_shifted)
     if temperature != 1:
-        columns.append(Column("x_over_t", f"x/{temperature:g}", scaled.ravel()))
+        power = f"x/{temperature:g}"
+        columns.append(Column("x_over_t", power, scaled.ravel()))
     finite = scaled[np.isfinite(scaled)]
     if finite.size == scaled.size and np.all(np.abs(finite) < 700):
         # e^x itself fits in a float: show the textbook quantities (same shares as the stable form).
         with np.errstate(all="ignore"):
-            exp, key, label = np.exp(scaled), "exp", "e^x"
+            exp, key, label = np.exp(scaled), "exp", "e^x" if power == "x" else f"e^({power})"
     else:
-        exp, key, label = exp_shifted, "exp_shifted", "e^(x−max)"
+        exp, key, label = exp_shifted, "exp_shifted", f"e^({power}−max)"
     columns += [
         Column(key, label, exp.ravel()),
         Column("sum_" + key, "Σ " + label, np.broadcast_to(exp.sum(axis=axis, keepdims=True), x.shape).ravel()),

@@ -8,15 +8,19 @@ rich is imported only when a table is drawn.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, TextIO
 
 import numpy as np
 
 from .core import ELEMENTWISE_LOSSES
+from .errors import UsageError
 from .inputs import printable
 from .result import LossResult
 
 DERIVATION_TERMS = 6  # longer sums are written as the first few terms, "…", the last one
+MIN_FIT_DIGITS = 3  # a table too wide for the terminal may round to this few digits before it stacks
+ALL_ROWS_LIMIT = 10_000  # rich draws a table in memory: 10,000 rows take seconds, millions never end
 
 
 def rounded(value, digits: int) -> str:
@@ -138,6 +142,189 @@ def shown_rows(result: LossResult, limit: int | None) -> list[int]:
     return list(range(head)) + list(range(result.rows - (limit - head), result.rows))
 
 
+def check_all_rows(rows: int) -> None:
+    """``--all`` draws every row, and rich builds a whole table in memory: refuse a huge one."""
+    if rows > ALL_ROWS_LIMIT:
+        raise UsageError(
+            f"--all: a table shows at most {ALL_ROWS_LIMIT:,} rows and this input has more; "
+            "-f csv writes every row (or pick how many the table shows with --rows N)"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# glyphs: a stream that cannot encode them (PYTHONIOENCODING=ascii, latin-1) gets ASCII stand-ins
+
+ASCII_STAND_INS = {"ŷ": "yhat", "−": "-", "²": "^2", "Σ": "sum", "⋮": "...", "…": "...", "∂": "d", "′": "'"}
+_BOX_GLYPHS = "┏━┳┓┃┡╇┩│├┼┤└┴┘─"
+
+
+def _encoding(out: TextIO) -> str:
+    return getattr(out, "encoding", None) or "utf-8"  # StringIO has none and holds any text
+
+
+def unicode_ok(out: TextIO) -> bool:
+    """Whether ``out`` can take the table's box lines and symbols."""
+    try:
+        (_BOX_GLYPHS + "".join(ASCII_STAND_INS)).encode(_encoding(out))
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def plain_glyphs(text: str, encoding: str) -> str:
+    """``text`` with ASCII stand-ins for the table's symbols; anything else unencodable escaped."""
+    for glyph, stand_in in ASCII_STAND_INS.items():
+        text = text.replace(glyph, stand_in)
+    return text.encode(encoding, "backslashreplace").decode(encoding)
+
+
+# ---------------------------------------------------------------------------------------------
+# layout: a table when it fits the width, with fewer digits if need be, else one block per row
+
+_OPERATORS = {"+", "−", "-", "/", "=", "×"}  # kept with the term after them when a line wraps
+
+
+def wrap_between_terms(text: str, width: int, indent: str = "    ") -> list[str]:
+    """``text`` in lines of at most ``width`` cells, broken only at spaces, never inside a number.
+
+    An operator (``+``, ``/``, ``=``) stays with the term after it, so a continued line starts
+    with one. A single term wider than ``width`` is kept whole on its own line.
+    """
+    from rich.cells import cell_len
+
+    words: list[str] = []
+    for word in text.split(" "):
+        if words and words[-1] in _OPERATORS:
+            words[-1] += " " + word
+        else:
+            words.append(word)
+    lines = [words[0]]
+    for word in words[1:]:
+        if word and lines[-1].strip() and cell_len(lines[-1]) + 1 + cell_len(word) > width:
+            lines.append(indent + word)
+        else:
+            lines[-1] += " " + word
+    return [line.rstrip() for line in lines]
+
+
+@dataclass
+class Grid:
+    """The table as text: headers, body rows (None where rows are hidden), the reduction row."""
+
+    headers: list[str]
+    index_columns: int
+    body: list[list[str] | None]
+    footer: list[str] | None
+
+
+def _grid(result: LossResult, shown: list[int], digits: int, grad, class_names, glyphs) -> Grid:
+    headers = result.index_headers() + [column.label for column in result.columns]
+    if grad is not None:
+        headers.append("∂loss/∂ŷ" if result.loss != "xent" else "∂loss/∂x")
+    body: list[list[str] | None] = []
+    previous = None
+    for i in shown:
+        position = int(result.row_numbers[i]) if result.row_numbers is not None else i
+        if previous is not None and position - previous > 1:
+            body.append(None)
+        previous = position
+        cells = [str(v) for v in result.index_values(i)]
+        for column in result.columns:
+            labels = class_names if column.key == "target" and result.loss == "xent" else None
+            cells.append(_cell(np.asarray(column.values), i, digits, labels))
+        if grad is not None:
+            cells.append(_cell(grad, i, digits))
+        body.append(cells)
+    footer = None
+    if result.reduction != "none":
+        footer = [result.reduction] + [""] * (len(headers) - 1)
+        footer[len(result.index_headers()) + len(result.columns) - 1] = rounded(result.value, digits)
+    return Grid(
+        headers=[glyphs(h) for h in headers],
+        index_columns=len(result.index_headers()),
+        body=[None if row is None else [glyphs(c) for c in row] for row in body],
+        footer=footer,
+    )
+
+
+def _widest_word(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(word) for word in text.split(" ")), default=0)
+
+
+def fit_widths(grid: Grid, width: int) -> list[int] | None:
+    """Column widths that fit ``width`` with no number cut (a cell may wrap only at a space).
+
+    None when even the narrowest such columns are too wide.
+    """
+    from rich.cells import cell_len
+
+    rows = [grid.headers] + [row for row in grid.body if row is not None] + ([grid.footer] if grid.footer else [])
+    natural = [max(cell_len(row[k]) for row in rows) for k in range(len(grid.headers))]
+    narrowest = [max(_widest_word(row[k]) for row in rows) for k in range(len(grid.headers))]
+    room = width - (3 * len(natural) + 1)  # a space either side of each cell, and the rules
+    if sum(narrowest) > room:
+        return None
+    if sum(natural) <= room:
+        return natural
+    widths, spare = narrowest[:], room - sum(narrowest)
+    while spare:  # share what is left among the columns that wrap (vectors, long headers)
+        growing = [k for k in range(len(widths)) if widths[k] < natural[k]]
+        for k in growing[:spare]:
+            widths[k] += 1
+        spare -= len(growing[:spare])
+    return widths
+
+
+def _draw_table(console, grid: Grid, widths: list[int], unicode: bool) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.HEAVY_HEAD if unicode else box.ASCII)
+    for k, (header, width) in enumerate(zip(grid.headers, widths)):
+        # overflow="fold" never draws "…"; the widths are wide enough that it never folds a number.
+        style = "dim" if k < grid.index_columns else None
+        table.add_column(Text(header), justify="right", style=style, width=width, overflow="fold")
+    gap = "⋮" if unicode else ":"  # one cell wide, as the columns were measured
+    for row in grid.body:
+        table.add_row(*map(Text, [gap] * len(widths) if row is None else row))
+    if grid.footer is not None:
+        table.add_section()
+        table.add_row(*(Text(cell, style="bold") for cell in grid.footer))
+    console.print(table)
+
+
+def _stacked_lines(grid: Grid, width: int, unicode: bool) -> list[str]:
+    """One block per row: its position, then a ``label  value`` line for each column."""
+    from rich.cells import cell_len
+
+    labels = grid.headers[grid.index_columns:]
+    label_width = max(cell_len(label) for label in labels)
+    lines: list[str] = []
+
+    def block(heading: str, values: list[str]) -> None:
+        lines.append(heading)
+        for label, value in zip(labels, values):
+            if not value:
+                continue
+            lead = "  " + label + " " * (label_width - cell_len(label)) + "  "
+            wrapped = wrap_between_terms(value, max(width - cell_len(lead), 1), indent="")
+            lines.append(lead + wrapped[0])
+            lines.extend(" " * cell_len(lead) + more for more in wrapped[1:])
+
+    for row in grid.body:
+        if row is None:
+            lines.append("⋮" if unicode else ASCII_STAND_INS["⋮"])
+            continue
+        index = zip(grid.headers[: grid.index_columns], row[: grid.index_columns])
+        block(", ".join(f"{name} {value}" for name, value in index), row[grid.index_columns:])
+    if grid.footer is not None:
+        block(grid.footer[0], grid.footer[grid.index_columns:])
+    return lines
+
+
 def write_table(
     result: LossResult,
     out: TextIO,
@@ -146,12 +333,32 @@ def write_table(
     show_grad: bool = False,
     class_names: list[str] | None = None,
     max_rows: int | None = 20,
+    width: int | None = None,
 ) -> None:
+    """The table of ``result`` at ``width`` columns (the terminal's when None), then its notes.
+
+    The table keeps ``digits`` if it fits, else drops to as few as ``MIN_FIT_DIGITS`` (and its
+    title says so), else becomes one block per row. The derivation wraps between terms on a
+    terminal (or at an explicit ``width``) and is one line on a pipe.
+    """
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, markup=False, emoji=False)
+    if max_rows is None:
+        check_all_rows(result.rows)
+    console = Console(file=out, width=width, highlight=False, markup=False, emoji=False)
+    unicode = unicode_ok(out)
+    encoding = _encoding(out)
+    wrap = console.is_terminal or width is not None
+
+    def glyphs(text: str) -> str:
+        return text if unicode else plain_glyphs(text, encoding)
+
+    def say(text: str, style: str = "") -> None:
+        text = glyphs(text)
+        for line in wrap_between_terms(text, console.width) if wrap else [text]:
+            console.print(Text(line, style=style), soft_wrap=True)
+
     softmax_name = "log-softmax" if result.meta.get("log") else "softmax"
     name = {"xent": "cross-entropy", "softmax": softmax_name}.get(result.loss, result.loss.upper())
     caption = f"{name}, reduction={result.reduction}, {result.dtype}"
@@ -159,48 +366,32 @@ def write_table(
         caption = f"{name} over dim {result.meta['dim']}, {result.dtype}"
     if result.input_columns:
         caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
-    table = Table(title=Text(caption), title_justify="left")
-    headers = result.index_headers()
-    for header in headers:
-        table.add_column(Text(header), justify="right", style="dim")
-    for column in result.columns:
-        table.add_column(Text(column.label), justify="right")
     grad = result.grad_rows() if show_grad and result.grad is not None else None
-    if grad is not None:
-        table.add_column(Text("∂loss/∂ŷ" if result.loss != "xent" else "∂loss/∂x"), justify="right")
-
     shown = shown_rows(result, max_rows)
-    previous = None
-    for i in shown:
-        position = result.index_values(i)
-        if previous is not None and position[0] - previous > 1:
-            table.add_row(*[Text("⋮")] * len(table.columns))
-        previous = position[0]
-        cells = [str(v) for v in position]
-        for column in result.columns:
-            labels = class_names if column.key == "target" and result.loss == "xent" else None
-            cells.append(_cell(np.asarray(column.values), i, digits, labels))
-        if grad is not None:
-            cells.append(_cell(grad, i, digits))
-        table.add_row(*map(Text, cells))
-    if result.reduction != "none":
-        footer = [Text(result.reduction, style="bold")] + [Text("")] * (len(table.columns) - 1)
-        footer[len(headers) + len(result.columns) - 1] = Text(rounded(result.value, digits), style="bold")
-        table.add_section()
-        table.add_row(*footer)
-    console.print(table)
+    for fit_digits in range(digits, min(digits, MIN_FIT_DIGITS) - 1, -1):
+        grid = _grid(result, shown, fit_digits, grad, class_names, glyphs)
+        widths = fit_widths(grid, console.width)
+        if widths is not None:
+            say(caption if fit_digits == digits else f"{caption}, {fit_digits} digits to fit")
+            _draw_table(console, grid, widths, unicode)
+            break
+    else:
+        say(caption)
+        grid = _grid(result, shown, digits, grad, class_names, glyphs)
+        for line in _stacked_lines(grid, console.width, unicode):
+            console.print(Text(line), soft_wrap=True)
+
     rows_in = result.meta.get("rows_in", result.rows)
     hidden = rows_in - len(shown)
     if hidden:
-        console.print(Text(f"⋮ {hidden} more rows ({rows_in} in all; --all shows every row)"))
-    omitted = result.meta.get("omitted")
-    if omitted:
-        console.print(Text(result.omitted_note()))
+        say(f"⋮ {hidden} more row{'s' if hidden > 1 else ''} ({rows_in} in all; --all shows every row)")
+    if result.meta.get("omitted"):
+        say(result.omitted_note())
     line = derivation(result, digits)
     if line:
-        console.print(Text(line), soft_wrap=True)
+        say(line)
     if result.loss == "xent" and result.reduction == "mean":
-        console.print(Text(_xent_normaliser_note(result), style="dim"), soft_wrap=True)
+        say(_xent_normaliser_note(result), style="dim")
 
 
 def _column_names(names) -> str:
