@@ -7,7 +7,9 @@ stderr and an exit status; nothing below it prints errors or exits.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from contextvars import ContextVar
 from dataclasses import replace
 from enum import Enum
 from typing import Annotated, Optional
@@ -93,15 +95,29 @@ def shield_negative_numbers(argv: list[str]) -> list[str]:
     Click would read ``-0.5,inf`` as ``-0 -. -5 … -f`` and take ``-f`` (--format). A leading
     space makes it a positional; the inline parser strips it again.
     """
-    return [
+    options, operands = split_operands(argv)
+    shielded = [
         " " + arg if arg.startswith("-") and not arg.startswith("--") and is_number(_first_field(arg)) else arg
-        for arg in argv
+        for arg in options
     ]
+    return shielded if operands is None else [*shielded, "--", *operands]
+
+
+def split_operands(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``argv`` before the first ``--`` and after it (None without one): after it, nothing is an option."""
+    if "--" not in argv:
+        return argv, None
+    end = argv.index("--")
+    return argv[:end], argv[end + 1:]
+
+
+# The positionals given after "--" in the running command: names such as "-lead.csv", never options.
+_OPERANDS: ContextVar[frozenset[str]] = ContextVar("operands", default=frozenset())
 
 
 def reject_option_like(value: str | None, command: str) -> None:
-    """A positional that starts with '-' but is not a number was meant as an option."""
-    if value and value.startswith("-") and value != "-":
+    """A positional that starts with '-' but is not a number was meant as an option (unless after ``--``)."""
+    if value and value.startswith("-") and value != "-" and value not in _OPERANDS.get():
         if not is_number(_first_field(value)):
             raise UsageError(f"no such option: {value} (see '{PROG} {command} --help')")
 
@@ -477,19 +493,26 @@ def _one_line(text: str) -> str:
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
-    """Run losscli on ``argv`` and return the exit status; every error is reported here."""
+    """Run losscli on ``argv`` and return the exit status; every error is reported here.
+
+    Messages go through ``env.error``/``env.say``, which escape control characters and never
+    fail: a closed stderr loses the message, not the result or the status.
+    """
     env = env or Environment.from_system()
     argv = shield_negative_numbers(sys.argv[1:] if argv is None else list(argv))
+    operands = _OPERANDS.set(frozenset(split_operands(argv)[1] or ()))
     try:
         status = int(app(args=argv, prog_name=PROG, standalone_mode=False, obj=env) or 0)
         if status == ExitStatus.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130), silently
-            env.stderr.write(f"{PROG}: interrupted\n")
+            env.say("interrupted")
+            return status
+        env.stdout.flush()  # buffered output meets a full disk here, while it can still be reported
         return status
     except LossCliError as error:
-        env.stderr.write(f"{PROG}: error: {_one_line(error.message)}\n")
+        env.error(error.message)
         return int(error.status)
     except KeyboardInterrupt:
-        env.stderr.write(f"{PROG}: interrupted\n")
+        env.say("interrupted")
         return int(ExitStatus.INTERRUPTED)
     except OutputClosed:
         return int(ExitStatus.BROKEN_PIPE)
@@ -505,8 +528,10 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         command = getattr(context, "command_path", PROG)
         unknown = _unknown_option(argv, context)
         message = f"no such option: {unknown}" if unknown else _one_line(error.format_message())
-        env.stderr.write(f"{PROG}: error: {message} (see '{command} --help')\n")
+        env.error(f"{message} (see '{command} --help')")
         return int(error.exit_code)
+    finally:
+        _OPERANDS.reset(operands)
 
 
 def _unknown_option(argv: list[str], context) -> str | None:
@@ -514,25 +539,41 @@ def _unknown_option(argv: list[str], context) -> str | None:
 
     With ignore_unknown_options Click reports a misspelt ``--grda`` after the values as an
     unexpected extra argument; the user meant an option, so that is what the error names.
+    Nothing after ``--`` is an option.
     """
     command = getattr(context, "command", None)
     if command is None:
         return None
     known = {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
-    for arg in argv:
+    for arg in split_operands(argv)[0]:
         if arg.startswith("-") and arg != "-" and arg.split("=", 1)[0] not in known:
             return arg
     return None
 
 
-def run() -> None:
-    """Console-script entry point: real streams, quiet on a closed pipe."""
+def _settle(stream, fd: int) -> None:
+    """Flush ``stream``; if it cannot be written (full disk, broken pipe), point its descriptor at
+    /dev/null so Python's own flush at exit neither prints an error nor changes the status to 120."""
+    if stream is None:
+        return
     try:
-        status = main()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        status = ExitStatus.BROKEN_PIPE
-    if status == ExitStatus.BROKEN_PIPE:
-        # Keep Python's exit-time flush of the dead pipe from printing an error of its own.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stream.flush()
+    except (OSError, ValueError):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def run() -> None:
+    """Run the command with the real streams and exit with its status (``losscli.__main__.run``
+    calls this once Ctrl-C is handled)."""
+    status = main()
+    if status == ExitStatus.INTERRUPTED:
+        # Said already; leave at once, as losscli.__main__ does for an interrupt outside main.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os._exit(status)
+    _settle(sys.stdout, 1)
+    _settle(sys.stderr, 2)
     sys.exit(status)

@@ -157,7 +157,9 @@ def _candidates(shape: TableShape, taken: set[int], roles: Roles, need: int = 1)
     for i in range(len(shape.names)):
         if i in taken:
             continue
-        reason = index_reason(shape, i) or ("text" if shape.is_text(i) else None)
+        named_for_a_role = shape.has_header and (is_target_name(shape.names[i]) or is_prediction_name(shape.names[i]))
+        # A column named for a role holding text is data with bad values: the parse names them.
+        reason = index_reason(shape, i) or ("text" if shape.is_text(i) and not named_for_a_role else None)
         if reason is not None:
             roles.skipped[i] = reason
         else:

@@ -6,31 +6,46 @@ import sys
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
-from .errors import OutputClosed
+from .errors import OutputClosed, OutputError
+from .inputs import printable
+
+PROG = "losscli"
+
+
+def _write_failed(error: OSError) -> Exception:
+    """What a failed write to stdout means: the reader went away, or an error to report."""
+    if isinstance(error, BrokenPipeError):
+        return OutputClosed()
+    return OutputError(f"cannot write to stdout: {error.strerror or error}")
 
 
 class PipeAwareStdout:
-    """stdout whose closed pipe raises OutputClosed, which Typer (unlike a BrokenPipeError,
-    which it turns into exit status 1) lets through to ``cli.main``."""
+    """stdout whose failures Typer lets through to ``cli.main`` (it would turn any OSError into
+    exit status 1 or a traceback): a closed pipe raises OutputClosed, anything else (a full
+    disk, a closed descriptor) an OutputError naming the OS reason."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        if self._stream is None:  # started with stdout closed (`>&-`)
+            raise OutputError("cannot write to stdout: Bad file descriptor (stdout is closed)")
         try:
             return self._stream.write(text)
-        except BrokenPipeError as error:
-            raise OutputClosed from error
+        except OSError as error:
+            raise _write_failed(error) from error
 
     def writelines(self, lines) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
+        if self._stream is None:
+            return
         try:
             self._stream.flush()
-        except BrokenPipeError as error:
-            raise OutputClosed from error
+        except OSError as error:
+            raise _write_failed(error) from error
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
@@ -62,9 +77,26 @@ class Environment:
             stderr_isatty=isatty(sys.stderr),
         )
 
+    def say(self, text: str) -> None:
+        """``losscli: text`` as one line on stderr: the one place messages are written.
+
+        Control characters are escaped, so no file or column name can drive the terminal.
+        Best effort: a closed or broken stderr loses the message, never the result or the
+        exit status.
+        """
+        line = f"{PROG}: {printable(text)}\n"
+        try:
+            self.stderr.write(line)
+            self.stderr.flush()
+        except (OSError, ValueError, AttributeError):  # broken pipe or full disk; closed; None (`2>&-`)
+            pass
+
     def warn(self, message: str) -> None:
-        self.stderr.write(f"losscli: warning: {message}\n")
+        self.say(f"warning: {message}")
 
     def note(self, message: str) -> None:
         """Something losscli decided by itself that changes the answer (which columns, a header)."""
-        self.stderr.write(f"losscli: note: {message}\n")
+        self.say(f"note: {message}")
+
+    def error(self, message: str) -> None:
+        self.say(f"error: {message}")

@@ -11,7 +11,7 @@ from enum import IntEnum
 
 class ExitStatus(IntEnum):
     OK = 0
-    DATA = 1  # the input holds something that cannot be computed on
+    DATA = 1  # the input holds something that cannot be computed on, or the output cannot be written
     USAGE = 2  # the command line itself is wrong (Typer/Click use 2 too)
     INTERRUPTED = 130  # 128 + SIGINT, as shells report it
     BROKEN_PIPE = 141  # 128 + SIGPIPE: what `cat` reports when `| head` stops reading
@@ -51,6 +51,12 @@ class DataError(LossCliError):
         error = cls(f"{subject} row {row}: {detail}")
         error.row, error.detail = row, detail
         return error
+
+
+class OutputError(LossCliError):
+    """Output cannot be written: stdout fails (a full disk, closed) or the temporary directory does."""
+
+    status = ExitStatus.DATA
 
 
 class OutputClosed(Exception):

@@ -9,13 +9,16 @@ a mean in csv) is spooled to a temporary file and written at the end, so memory 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
+import os
 from dataclasses import replace
 from typing import Iterator, TextIO
 
 import numpy as np
 
+from .errors import OutputError
 from .result import LossResult
 from .table_view import write_table
 
@@ -184,24 +187,48 @@ def write(
 
 
 class _Spool:
-    """Blocks of rows parked in a temporary file, read back once the whole input is known."""
+    """Blocks of rows parked in a temporary file, read back once the whole input is known.
+
+    The folder is ``$TMPDIR`` when set, as ``sort`` does: one that is missing or unwritable is
+    an error naming it, not a silent fall back to another disk. A full one is an error too.
+    """
 
     def __init__(self) -> None:
         import tempfile  # only json and mean-gradient csv over files spool: keep it off start-up
 
-        self.file = tempfile.TemporaryFile()
+        self.directory = os.environ.get("TMPDIR") or None
+        try:
+            self.directory = self.directory or tempfile.gettempdir()
+            self.file = tempfile.TemporaryFile(dir=self.directory)
+        except OSError as error:
+            raise self._failed(error) from error
         self.template: LossResult | None = None
         self.blocks = 0
+
+    def _failed(self, error: OSError) -> OutputError:
+        reason = error.strerror or str(error)
+        if self.directory is None:  # tempfile found no usable folder at all
+            return OutputError(f"no temporary directory: {reason}; set TMPDIR to a writable folder")
+        if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return OutputError(f"temporary directory {self.directory} is full; set TMPDIR to a folder with room")
+        return OutputError(f"cannot use temporary directory {self.directory}: {reason}; set TMPDIR to a writable folder")
 
     def add(self, part: LossResult) -> None:
         self.template = self.template or part
         grad = part.grad if part.grad is not None else np.empty(0)
-        for array in (part.terms, grad, part.row_numbers, *(c.values for c in part.columns)):
-            np.save(self.file, array, allow_pickle=False)
+        try:
+            for array in (part.terms, grad, part.row_numbers, *(c.values for c in part.columns)):
+                np.save(self.file, array, allow_pickle=False)
+            self.file.flush()  # a full disk shows now, before any output has begun
+        except OSError as error:
+            raise self._failed(error) from error
         self.blocks += 1
 
     def replay(self) -> Iterator[LossResult]:
-        self.file.seek(0)
+        try:
+            self.file.seek(0)
+        except OSError as error:
+            raise self._failed(error) from error
         template = self.template
         for _ in range(self.blocks):
             terms, grad, rows = (np.load(self.file, allow_pickle=False) for _ in range(3))
