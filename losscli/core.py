@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import DataError, UsageError
-from .result import Column, LossResult
+from .result import Column, LossResult, OmittedRows
 
 REDUCTIONS = ("mean", "sum", "none")
 DEFAULT_IGNORE_INDEX = -100  # PyTorch's default
@@ -171,6 +171,7 @@ class BlockTerms:
     terms: np.ndarray
     grad: np.ndarray
     rows: np.ndarray  # 0-based positions of these rows in the whole input
+    omitted: OmittedRows | None = None  # rows of this block --nan-policy omit left out
 
 
 class HeadTail:
@@ -251,6 +252,8 @@ class ElementwiseAccumulator:
         self.first_overflow_row: int | None = None
         self._partials: list[float] = []
         self._window = HeadTail(keep_rows, lambda b: b.terms.size, _slice, _concat)
+        # Omitted rows are given back with the result only when it holds every row.
+        self._omitted: list[OmittedRows] | None = [] if keep_rows is None else None
 
     def add(self, prediction, target) -> BlockTerms:
         prediction = as_float_array(prediction, "prediction")
@@ -262,6 +265,7 @@ class ElementwiseAccumulator:
         target = target.astype(self.dtype, copy=False).ravel()
         rows = np.arange(self.rows_seen, self.rows_seen + prediction.size)
         self.rows_seen += prediction.size
+        omitted = None
         diff, terms = elementwise_terms(self.spec, prediction, target)
         with np.errstate(all="ignore"):
             # float64 partial sums even for float32 input: a file's blocks and the same numbers
@@ -269,10 +273,12 @@ class ElementwiseAccumulator:
             total = terms.sum(dtype=np.float64)
         if not np.isfinite(total):
             # Only a block whose sum is nan or inf can hold nan or an overflow: look only then.
-            prediction, target, rows, diff, terms, total = self._non_finite(prediction, target, rows, diff, terms)
+            prediction, target, rows, diff, terms, total, omitted = self._non_finite(prediction, target, rows, diff, terms)
         with np.errstate(all="ignore"):
             grad = self.spec.term_grad(diff) if self.with_grad else None
-        block = BlockTerms(prediction, target, diff, terms, grad, rows)
+        block = BlockTerms(prediction, target, diff, terms, grad, rows, omitted)
+        if omitted is not None and self._omitted is not None:
+            self._omitted.append(omitted)
         self.n += terms.size
         self._partials.append(float(total))
         self._window.add(block)
@@ -280,7 +286,9 @@ class ElementwiseAccumulator:
 
     def _non_finite(self, prediction, target, rows, diff, terms):
         keep = self.nan_count.rows_to_keep(np.isnan(prediction) | np.isnan(target), rows, "the input")
+        omitted = None
         if keep is not None:
+            omitted = OmittedRows(rows[~keep], {"pred": prediction[~keep], "target": target[~keep]})
             prediction, target, rows = prediction[keep], target[keep], rows[keep]
             diff, terms = elementwise_terms(self.spec, prediction, target)
         overflowed = ~np.isfinite(terms) & np.isfinite(prediction) & np.isfinite(target)
@@ -289,14 +297,16 @@ class ElementwiseAccumulator:
             self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
         with np.errstate(all="ignore"):
             total = terms.sum(dtype=np.float64)
-        return prediction, target, rows, diff, terms, total
+        return prediction, target, rows, diff, terms, total, omitted
 
     def scale_grad(self, grad: np.ndarray) -> np.ndarray:
         """A block's gradient once every row is in: divided by n for mean."""
         with np.errstate(all="ignore"):
             return grad / self.dtype.type(self.n) if self.reduction == "mean" and self.n else grad
 
-    def _as_result(self, kept: BlockTerms, value, grad: np.ndarray, notes=(), part: bool = False) -> LossResult:
+    def _as_result(
+        self, kept: BlockTerms, value, grad: np.ndarray, notes=(), part: bool = False, omitted: OmittedRows | None = None
+    ) -> LossResult:
         return LossResult(
             loss=self.spec.name,
             reduction=self.reduction,
@@ -321,6 +331,7 @@ class ElementwiseAccumulator:
                 "head_rows": self._window.first_rows(self.n),
             },
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
+            omitted_rows=omitted,
         )
 
     def add_block(self, prediction, target) -> LossResult:
@@ -329,7 +340,7 @@ class ElementwiseAccumulator:
 
     def block_result(self, block: BlockTerms) -> LossResult:
         """One block's rows as a result, for writers that stream (its gradient not yet scaled)."""
-        return self._as_result(block, None, block.grad, part=True)
+        return self._as_result(block, None, block.grad, part=True, omitted=block.omitted)
 
     def result(self) -> LossResult:
         if self.n == 0:
@@ -350,7 +361,8 @@ class ElementwiseAccumulator:
                 f"{self.first_overflow_row}); the inf is kept, as PyTorch gives it"
             )
         notes += self.nan_count.note()
-        return self._as_result(kept, value, grad, notes)
+        omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
+        return self._as_result(kept, value, grad, notes, omitted=omitted)
 
 
 _BLOCK_FIELDS = ("prediction", "target", "diff", "terms", "grad", "rows")
@@ -736,6 +748,7 @@ class CrossEntropyAccumulator:
         self._partials: list[float] = []
         self._denominators: list[float] = []
         self._window = HeadTail(keep_rows, lambda r: len(r.terms), LossResult.take_rows, LossResult.stack_rows)
+        self._keeps_every_row = keep_rows is None
 
     def _first_block(self, logits: np.ndarray, kind: str) -> None:
         self.kind, self.dtype, self.classes = kind, logits.dtype, logits.shape[1]
@@ -762,7 +775,9 @@ class CrossEntropyAccumulator:
         self.rows_seen += logits.shape[0]
         missing = np.isnan(logits).any(axis=1) | np.isnan(target.reshape(logits.shape[0], -1)).any(axis=1)
         keep = self.nan_count.rows_to_keep(missing, rows, "the logits or target")
+        omitted = None
         if keep is not None:
+            omitted = OmittedRows(rows[~keep], {"logits": logits[~keep], "target": target[~keep]})
             logits, target, rows = logits[keep], target[keep], rows[keep]
         if logits.shape[0] and not _looks_like_probabilities(logits):
             self.all_look_like_probabilities = False
@@ -793,6 +808,7 @@ class CrossEntropyAccumulator:
             columns=tuple(columns),
             meta=self._meta(),
             row_numbers=rows,
+            omitted_rows=omitted,
         )
         self._window.add(part)
         return part
@@ -858,6 +874,7 @@ class CrossEntropyAccumulator:
             notes=tuple(notes),
             meta=self._meta(),
             row_numbers=None if len(kept.terms) == self.rows_seen else kept.row_numbers,
+            omitted_rows=kept.omitted_rows if self._keeps_every_row else None,
         )
 
 
