@@ -43,6 +43,8 @@ CATALOGUE = [
     (["xent", "1,2,3", "1", "--label-smoothing", "1.5"], USAGE, "label smoothing must be between 0 and 1, not 1.5"),
     (["xent", "1,2,3", "1", "--label-smoothing", "x"], USAGE, "--label-smoothing"),
     (["xent", "1,2,3", "1", "--ignore-index", "x"], USAGE, "--ignore-index"),
+    (["xent", "1,2;3,4", ".5,.5;1,0", "--ignore-index", "0"], USAGE, "--ignore-index 0 is not supported with probability targets (as in PyTorch, only a negative ignore_index is allowed with them)"),
+    (["xent", "1,2,3", ".2,.3,.5", "--ignore-index", "2"], USAGE, "--ignore-index 2 is not supported with probability targets"),
     (["xent", "1,2", "cat", "--classes", "dog,cow"], DATA, "target value 1 is neither a number nor a class name: 'cat' (classes: dog, cow)"),
     (["xent", "1,2", "0", "--classes", "a,b,c"], USAGE, "--classes names 3 classes but the logits have 2"),
     (["xent", "1,2", "0", "--classes", "a,a"], USAGE, "--classes: 'a' is given twice"),

@@ -353,3 +353,79 @@ def test_every_csv_and_json_number_reads_back_as_the_api_result(cli, command, re
     assert document["value"] == np.asarray(api.value).tolist()
     if reduction != "none":
         assert float(rows[-1][header.index("loss" if command == "xent" else key)]) == float(api.value)
+
+
+# --- 5. warnings that fit ------------------------------------------------------------------------
+
+NAN_NOTE = "1 row with nan (first: row 2), so the result is nan; --nan-policy omit skips them"
+IGNORED = "every target equals ignore_index (-100): "
+
+WARNINGS = [
+    # (argv, the one warning, what stdout shows, as the warning says)
+    (["l1", "1,nan", "1,2"], NAN_NOTE, ["nan"]),
+    (["mse", "1,nan", "1,2"], NAN_NOTE, ["nan"]),
+    (["xent", "1,2;nan,1", "0,1"], NAN_NOTE, ["nan"]),
+    (["l1", "inf,1", "1,1"], "1 row with inf (first: row 1), so its term is inf, as PyTorch gives it", ["inf"]),
+    (["mse", "1,inf,-inf", "1,inf,0", "-r", "none"],
+     "2 rows with inf (first: row 2), so their terms are inf or nan, as PyTorch gives it", ["0.0", "nan", "inf"]),
+    (["xent", "1,2;inf,1", "0,0", "-r", "none"], "1 row with inf (first: row 2), so its term is nan, as PyTorch gives it",
+     ["1.3132616875182228", "nan"]),
+    (["xent", "1,2;-inf,1", "0,0", "-r", "none"], "1 row with inf (first: row 2), so its term is inf, as PyTorch gives it",
+     ["1.3132616875182228", "inf"]),
+    (["softmax", "1,nan,3"], "the input holds nan, so its softmax is nan, as PyTorch gives it", ["nan\tnan\tnan"]),
+    (["softmax", "1,1;inf,0"], "1 row with inf (first: row 2), so its softmax is nan, as PyTorch gives it",
+     ["0.5\t0.5", "nan\tnan"]),
+    (["softmax", "1,nan;1,3", "--dim", "0"], "1 column with nan (first: column 2), so its softmax is nan, as PyTorch gives it",
+     ["0.5\tnan", "0.5\tnan"]),
+    (["softmax", "-inf,-inf;nan,0"], "2 rows with nan or only -inf (first: row 1), so their softmax is nan, as PyTorch gives it",
+     ["nan\tnan", "nan\tnan"]),
+    (["xent", "1,2;3,4", "-100,-100", "-r", "sum"], IGNORED + "the sum is 0 and the gradient zero, as in PyTorch", ["0.0"]),
+    (["xent", "1,2;3,4", "-100,-100", "-r", "mean"], IGNORED + "the mean is nan (0 / 0) and the gradient zero, as in PyTorch", ["nan"]),
+    (["xent", "1,2;3,4", "-100,-100", "-r", "none"], IGNORED + "every term is 0 and the gradient zero, as in PyTorch", ["0.0", "0.0"]),
+]
+PROBABILITIES = "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy applies "
+
+
+@pytest.mark.parametrize("argv, warning, shown", WARNINGS, ids=[" ".join(w[0]) for w in WARNINGS])
+def test_a_suspicious_result_gets_one_warning_that_says_what_happened(cli, argv, warning, shown):
+    run = cli(*argv)
+    assert run.status == 0
+    assert run.stderr == f"losscli: warning: {warning}\n"
+    assert run.stdout.splitlines() == shown
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["xent", "-inf,1;1,2", "1,1"],  # -inf masks a class that is not the target: the loss is finite
+        ["softmax", "-inf,0,1"],  # masked entries get probability 0
+        ["xent", "0.5,0.4,0.05", "1"],  # sums to 0.95: not softmax output, even rounded
+        ["mse", "1e300,1", "0,1", "-r", "none", "-f", "json"],  # overflow has its own note, not the inf one
+    ],
+)
+def test_no_inf_or_probability_warning_where_nothing_is_amiss(cli, argv):
+    stderr = cli(*argv).stderr
+    assert "with inf" not in stderr and "softmax is nan" not in stderr and "look like probabilities" not in stderr
+
+
+@pytest.mark.parametrize("logits", ["0.333,0.333,0.333;0.212,0.576,0.212", ",".join(["0.143"] * 7), "0.1,0.9;0.505,0.5"])
+def test_rounded_softmax_output_as_logits_still_warns(cli, logits):
+    labels = ",".join(["1"] * len(logits.split(";")))
+    assert cli("xent", logits, labels).stderr.startswith("losscli: warning: " + PROBABILITIES)
+
+
+def test_streamed_inputs_warn_as_inline_ones_with_rows_of_the_whole_input(cli, write):
+    softmax = cli("softmax", write("s.csv", "1,2\n3,4\nnan,1\ninf,3\n"))
+    assert softmax.stderr == "losscli: warning: 2 rows with nan or inf (first: row 3), so their softmax is nan, as PyTorch gives it\n"
+    mse = cli("mse", write("m.csv", "p,t\n1,2\n3,inf\n"))
+    assert mse.stderr == cli("mse", "1,3", "2,inf").stderr == (
+        "losscli: warning: 1 row with inf (first: row 2), so its term is inf, as PyTorch gives it\n"
+    )
+    xent = cli("xent", write("x.csv", "1,2\ninf,1\n"), write("y.csv", "0\n1\n"))
+    assert xent.stderr == cli("xent", "1,2;inf,1", "0,1").stderr != ""
+
+
+@pytest.mark.parametrize("ignore_index", ["-100", "-1"])
+def test_a_negative_ignore_index_is_allowed_with_probability_targets(cli, ignore_index):
+    default = cli("xent", "1,2;3,4", "0.5,0.5;1,0")
+    assert cli("xent", "1,2;3,4", "0.5,0.5;1,0", "--ignore-index", ignore_index).stdout == default.stdout
