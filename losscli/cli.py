@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -16,8 +17,8 @@ import typer
 
 from . import __version__, core, readers, render
 from .environment import Environment
-from .errors import ExitStatus, LossCliError, OutputClosed, UsageError
-from .inputs import is_number, parse_class_names, parse_inline, parse_labels, parse_option_vector
+from .errors import DataError, ExitStatus, LossCliError, OutputClosed, UsageError
+from .inputs import is_number, parse_class_names, printable, parse_inline, parse_labels, parse_option_vector
 
 PROG = "losscli"
 # ignore_unknown_options lets "-1,2" through as a positional (Click would call it an option);
@@ -157,6 +158,13 @@ def emit(
     )
 
 
+def announce(env: Environment, options: readers.TableOptions, quiet: bool) -> None:
+    """What reading decided by itself (columns, a header), one note per table, before any result."""
+    if not quiet:
+        for note in options.report.notes:
+            env.note(note)
+
+
 def table_options(env: Environment, header: bool | None, delimiter: str | None, progress=None) -> readers.TableOptions:
     return readers.TableOptions(
         header=header,
@@ -255,13 +263,14 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         with progress:
             options = table_options(env, header, delimiter, progress)
             blocks = readers.elementwise_blocks(arguments, sources, parse_inline, options, pred_column, target_column)
+            announce(env, options, quiet)
             accumulator = core.ElementwiseAccumulator(
                 spec.name, reduction.value, keep_rows=keep_rows(concrete, rows, all_rows),
                 nan_policy=nan_policy.value, with_grad=grad,
             )
             cast = ((p.astype(dtype.value, copy=False), t.astype(dtype.value, copy=False)) for p, t in blocks)
             stream(env, accumulator, cast, progress, fmt=concrete, grad=grad, digits=digits,
-                   max_rows=None if all_rows else rows, quiet=quiet)
+                   max_rows=None if all_rows else rows, quiet=quiet, reading=options)
 
     app.command(spec.name, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
 
@@ -271,6 +280,14 @@ def progress_for(env: Environment, sources, quiet: bool) -> render.Progress:
     return render.Progress(env.stderr, readers.total_bytes(sources), env.stderr_isatty and not quiet)
 
 
+def located(error: DataError, reading: readers.TableOptions) -> DataError:
+    """An error about row N of a file, as ``file:line: …`` like every other data error."""
+    line = reading.line_of_row(error.row) if error.row is not None else None
+    if line is None:
+        return error
+    return DataError(f"{printable(reading.report.rows_from.name)}:{line}: {error.detail}")
+
+
 def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
     """Rows an accumulator keeps for the output: the table's head and tail; none for a stream."""
     if fmt != "table":
@@ -278,18 +295,24 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
     return None if all_rows else rows
 
 
-def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, class_names=None) -> None:
+def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
+           class_names=None) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt != "table":
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction,
                                      show_grad=grad, class_names=class_names)
-    for x, y in blocks:
-        part = accumulator.add_block(x, y)
-        progress.update(rows=accumulator.rows_seen)
-        if writer is not None:
-            writer.block(part)
-    result = accumulator.result()
+    try:
+        for x, y in blocks:
+            part = accumulator.add_block(x, y)
+            progress.update(rows=accumulator.rows_seen)
+            if writer is not None:
+                writer.block(part)
+        result = accumulator.result()
+    except DataError as error:
+        raise located(error, reading) from None
+    if reading.report.columns:
+        result = replace(result, input_columns=dict(reading.report.columns))
     progress.close()
     warn(env, result, quiet, fmt)
     if writer is not None:
@@ -362,21 +385,24 @@ def xent(
         return
     progress = progress_for(env, sources, quiet)
     with progress:
+        reading = table_options(env, header, delimiter, progress)
         blocks, names = readers.xent_blocks(
-            arguments, sources, table_options(env, header, delimiter, progress),
+            arguments, sources, reading,
             lambda text: parse_inline(text, "logits"), parse_labels, target_column, logits_columns, class_names,
         )
+        announce(env, reading, quiet)
         accumulator = core.CrossEntropyAccumulator(
             reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad, **options
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
-               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names)
+               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading)
 
 
 @app.command("softmax", context_settings=CONTEXT)
 def softmax(
     ctx: typer.Context,
     values: Annotated[Optional[str], typer.Argument(help="A vector 1,2,3,4, a matrix \"1,2;3,4\", a file, or -", show_default=False)] = None,
+    logits_columns: Annotated[Optional[str], typer.Option("--logits", help="Columns of a table to softmax: c0,c1,c2 or 2-11 (default: the numeric ones that are not an index or a label).", show_default=False)] = None,
     dim: Annotated[int, typer.Option("--dim", help="Axis the probabilities sum to 1 over.")] = -1,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="T > 0: softmax(x / T).")] = 1.0,
     log: Annotated[bool, typer.Option("--log", help="log-softmax instead.")] = False,
@@ -400,13 +426,18 @@ def softmax(
     env: Environment = ctx.obj
     arguments = positional(env, [values], "softmax", delimiter)
     source = readers.sources_of(arguments)[0] if arguments else readers.STDIN
+    input_columns = None
     if source is None:
+        if logits_columns is not None:
+            raise UsageError("--logits picks columns of a table; the input here is inline values")
         x = parse_inline(arguments[0], "input", dtype.value)
     else:
         concrete = resolve_format(fmt, env)
         progress = progress_for(env, [source], quiet)
         with progress:
-            x = readers.table_rows(table_options(env, header, delimiter, progress), source)
+            reading = table_options(env, header, delimiter, progress)
+            x = readers.table_rows(reading, source, logits_columns)
+            announce(env, reading, quiet)
             if not isinstance(x, np.ndarray) and dim in (-1, 1):
                 # Softmax along each row: rows are independent, so the table streams.
                 accumulator = core.SoftmaxAccumulator(
@@ -414,10 +445,13 @@ def softmax(
                 )
                 blocks = ((block.astype(dtype.value, copy=False), None) for block in x)
                 stream(env, accumulator, blocks, progress, fmt=concrete, grad=False, digits=digits,
-                       max_rows=None if all_rows else rows, quiet=quiet)
+                       max_rows=None if all_rows else rows, quiet=quiet, reading=reading)
                 return
             x = (x if isinstance(x, np.ndarray) else np.concatenate(list(x))).astype(dtype.value, copy=False)
+            input_columns = reading.report.columns
     result = core.softmax(x, dim=dim, temperature=temperature, log=log)
+    if input_columns:
+        result = replace(result, input_columns=dict(input_columns))
     emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet)
 
 

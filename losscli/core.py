@@ -668,20 +668,19 @@ def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int, fi
     if not -(2**63) <= ignore_index < 2**63:
         raise UsageError(f"ignore_index {ignore_index} is out of the 64-bit integer range")
     labels = []
-    for row, label in zip((first_row + 1).tolist(), target.ravel().tolist()):
+    values = target.ravel()
+    for row, label in zip((first_row + 1).tolist(), values.tolist()):
         if not math.isfinite(label) or label != math.floor(label):
-            raise DataError(f"target row {row}: class index {label:g} is not a whole number")
+            raise DataError.at_row(row, f"class index {label:g} is not a whole number")
         index = int(label)  # compared as an integer: 2**53 + 1 must not pass for 2**53
         if index != ignore_index and index < 0:
-            raise DataError(
-                f"target row {row}: class index {index} is negative "
-                f"(only ignore_index, now {ignore_index}, may be)"
-            )
+            hint = f"; if {index} marks a missing label, add --ignore-index {index}" if index == -1 else ""
+            raise DataError.at_row(row, f"class index {index} is negative (only ignore_index, now {ignore_index}, may be){hint}")
         if index != ignore_index and index >= classes:
-            raise DataError(
-                f"target row {row}: class index {index} is out of range for {classes} classes "
-                f"(0 to {classes - 1})"
-            )
+            hint = ""
+            if index == classes and np.nanmin(np.where(values == ignore_index, np.nan, values)) >= 1:
+                hint = f"; labels from 1 to {classes} look 1-based: subtract 1 from each (classes are numbered from 0)"
+            raise DataError.at_row(row, f"class index {index} is out of range for {classes} classes (0 to {classes - 1}){hint}")
         labels.append(index if index != ignore_index else -1)
     # Ignored rows are stored as -1 so the array fits int64 whatever ignore_index is.
     return np.array(labels, dtype=np.int64)
@@ -691,13 +690,13 @@ def _check_probabilities(target: np.ndarray, positions: np.ndarray) -> None:
     rows = target.reshape(-1, target.shape[-1])
     for row, probabilities in zip((positions + 1).tolist(), rows):
         if not np.all(np.isfinite(probabilities)):
-            raise DataError(f"target row {row}: probabilities must be finite")
+            raise DataError.at_row(row, "probabilities must be finite")
         if np.any(probabilities < 0):
-            raise DataError(f"target row {row}: probability {probabilities.min():g} is negative")
+            raise DataError.at_row(row, f"probability {probabilities.min():g} is negative")
         total = float(np.sum(probabilities, dtype=np.float64))
         if abs(total - 1) > PROBABILITY_SUM_TOLERANCE:
-            raise DataError(
-                f"target row {row} sums to {total:g}; probability targets must sum to 1 "
+            raise DataError.at_row(
+                row, f"the probabilities sum to {total:g}; probability targets must sum to 1 "
                 f"(within {PROBABILITY_SUM_TOLERANCE:g})"
             )
 
@@ -709,9 +708,14 @@ def _target_kind(logits: np.ndarray, target: np.ndarray) -> str:
     samples = 1 if logits.ndim == 1 else logits.shape[0]
     if target.size == samples and target.ndim <= 1:
         return "index"
+    labels_first = (
+        target.ndim == 2 and target.shape[1] > 1 and target.shape[0] == logits.size
+        and bool(np.all(np.isfinite(logits) & (logits == np.floor(logits))))
+    )
+    hint = "; did you swap them? the logits come first, then the targets" if labels_first else ""
     raise DataError(
         f"target has shape {_shape(target)} but logits have shape {_shape(logits)}: give one class "
-        f"index per sample ({samples}) or one probability row per sample {_shape(logits)}"
+        f"index per sample ({samples}) or one probability row per sample {_shape(logits)}{hint}"
     )
 
 

@@ -64,3 +64,7 @@ class Environment:
 
     def warn(self, message: str) -> None:
         self.stderr.write(f"losscli: warning: {message}\n")
+
+    def note(self, message: str) -> None:
+        """Something losscli decided by itself that changes the answer (which columns, a header)."""
+        self.stderr.write(f"losscli: note: {message}\n")

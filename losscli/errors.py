@@ -36,9 +36,21 @@ class UsageError(LossCliError):
 
 
 class DataError(LossCliError):
-    """The numbers themselves are wrong: not a number, shapes differ, class index out of range."""
+    """The numbers themselves are wrong: not a number, shapes differ, class index out of range.
+
+    ``at_row`` makes one about a row of the input (1-based); where the rows came from a file,
+    the CLI names its file and line instead (``cls.csv:7: class index 4 is out of range …``).
+    """
 
     status = ExitStatus.DATA
+    row: int | None = None
+    detail: str = ""
+
+    @classmethod
+    def at_row(cls, row: int, detail: str, subject: str = "target") -> "DataError":
+        error = cls(f"{subject} row {row}: {detail}")
+        error.row, error.detail = row, detail
+        return error
 
 
 class OutputClosed(Exception):

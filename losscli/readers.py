@@ -14,12 +14,14 @@ import io
 import zlib
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
 from .errors import DataError, UsageError
+from . import columns
+from .columns import WHOLE_NUMBER, TableShape
 from .inputs import class_index, is_number, printable
 
 BLOCK_BYTES = 1 << 20
@@ -168,7 +170,9 @@ class DelimitedTable:
     header_option: bool | None = None
     delimiter_option: str | None | bool = False
     on_progress: Callable[[int], None] | None = None
-    data_words: frozenset[str] = frozenset()  # non-numeric values that are data (class names), not a header
+    data_words: frozenset[str] = frozenset()  # class names: a first row of only these in a text-only table is data
+    notes: list[str] = field(default_factory=list)  # what reading decided by itself, for the one stderr note
+    sample: list[list[str]] = field(default_factory=list)  # fields of the first data rows
     columns: list[str] = field(default_factory=list)
     has_header: bool = False
     delimiter: str | None = ","
@@ -240,21 +244,52 @@ class DelimitedTable:
         contents = [content for _, _, content in sample]
         self.delimiter = detect_delimiter(contents) if self.delimiter_option is False else self.delimiter_option
         first = split_fields(contents[0], self.delimiter)
-        # A header names columns: no field of it is a number (nor a class name). A first row with
-        # both numbers and text is data with a bad field, reported where it is, never dropped.
-        looks_like_header = not any(is_number(f) or f in self.data_words for f in first)
-        self.has_header = self.header_option if self.header_option is not None else looks_like_header
+        below = [split_fields(c, self.delimiter) for c in contents[1:]]
+        self.has_header = self.header_option if self.header_option is not None else self._is_header(first, below)
         if self.has_header:
             self.columns = first
             header_line, past_header, _ = sample[0]
             self._first_text = text[past_header:]
             self._line = header_line + 1
-            data = contents[1:]
+            self.sample = below
         else:
             self.columns = [str(i) for i in range(1, len(first) + 1)]
-            data = contents
-        split = [split_fields(c, self.delimiter) for c in data]
-        self.numeric = [all(is_number(f[i]) for f in split if i < len(f)) for i in range(len(self.columns))]
+            self.sample = [first] + below
+        self.numeric = [all(is_number(f[i]) for f in self.sample if i < len(f)) for i in range(len(self.columns))]
+
+    def _is_header(self, first: list[str], below: list[list[str]]) -> bool:
+        """Whether the first row names the columns (``--header/--no-header`` decide otherwise).
+
+        A row with a number in it is data, except pandas' default labels ``0,1,…`` over float
+        data (said in a note; over whole numbers it could be either, and that is a usage error).
+        An all-text row is a header when numbers lie below it; over text only (a file of class
+        names) it is data when every field is a class name given with ``--classes``.
+        """
+        labels = first[1:] if first and first[0] == "" else first
+        if labels == [str(i) for i in range(len(labels))] and below:
+            return self._pandas_labels_are_header(first, below)
+        if any(is_number(f) for f in first):
+            return False
+        numbers_below = any(below and all(i < len(r) and is_number(r[i]) for r in below) for i in range(len(first)))
+        return numbers_below or not all(f in self.data_words for f in first)
+
+    def _pandas_labels_are_header(self, first: list[str], below: list[list[str]]) -> bool:
+        shown = ",".join(printable(f) for f in first)
+        index_column = first[0] == ""
+        columns = range(1 if index_column else 0, len(first))
+        whole = [all(i < len(r) and WHOLE_NUMBER.fullmatch(r[i]) for r in below) for i in columns]
+        written_as_floats = [all(i < len(r) and is_number(r[i]) and not WHOLE_NUMBER.fullmatch(r[i]) for r in below) for i in columns]
+        if index_column or any(written_as_floats):
+            self.notes.append(
+                f"the first row ({shown}) is read as pandas' default column names, not data (--no-header reads it as data)"
+            )
+            return True
+        if all(whole) and len(first) > 1:
+            raise UsageError(
+                f"{printable(self.source.name)}: the first row ({shown}) may be pandas' default column names or data; "
+                "say which with --header or --no-header"
+            )
+        return False
 
     # -- columns ----------------------------------------------------------------------------
 
@@ -286,7 +321,17 @@ class DelimitedTable:
         return matches[0]
 
     def column_label(self, index: int) -> str:
-        return f'"{printable(self.columns[index])}"' if self.has_header else str(index + 1)
+        if not self.has_header:
+            return str(index + 1)
+        name = self.columns[index]
+        return f'"{printable(name)}"' if name.strip() else f"{index + 1} (unnamed)"
+
+    def shape(self) -> TableShape:
+        """What the column-role rules (``columns.py``) need to know of this table."""
+        return TableShape(
+            self.columns, self.has_header, self.numeric, self.sample,
+            self.column_label, self.resolve, self.resolve_many, self.describe_columns,
+        )
 
     # -- data -------------------------------------------------------------------------------
 
@@ -458,6 +503,25 @@ class TableOptions:
     delimiter: str | None | bool = False
     on_progress: Callable[[int], None] | None = None
     stdin: BinaryIO | None = None
+    report: "InputReport" = field(default_factory=lambda: InputReport())
+
+    def line_of_row(self, row: int) -> int | None:
+        """The file line of data row ``row`` (1-based) of ``report.rows_from``, found by reading it
+        again: only an error message needs it, and stdin cannot be read twice."""
+        source = self.report.rows_from
+        if source is None or source.is_stdin:
+            return None
+        table = replace(self, on_progress=None, report=InputReport()).open(source)
+        text, first_line, seen = table._first_text, table._line, 0
+        while text is not None:
+            for number, line in enumerate(text.splitlines(), start=first_line):
+                if _content(line):
+                    seen += 1
+                    if seen == row:
+                        return number
+            first_line += text.count("\n")
+            text = table._read_text()
+        return None
 
     def open(self, source: Source, data_words: frozenset[str] = frozenset()) -> DelimitedTable:
         stream, size = open_binary(source, self.stdin)
@@ -483,35 +547,39 @@ def total_bytes(sources: list[Source | None]) -> int | None:
     return sum(os.path.getsize(s.path) for s in files)
 
 
-def _pick_pair(table: DelimitedTable, pred: str | None, target: str | None) -> list[int]:
-    if pred is None and target is None:
-        if len(table.columns) == 2:
-            return [0, 1]
-        if len(table.columns) == 1:
-            raise UsageError(
-                f"{table.describe_columns()}: give the targets too (a second file, '-' or inline values)"
-            )
-        raise UsageError(
-            f"{table.describe_columns()}: say which hold the prediction and the target with --pred and --target"
-        )
-    chosen = [table.resolve(pred, "--pred") if pred else None, table.resolve(target, "--target") if target else None]
-    if None in chosen:
-        if len(table.columns) != 2:
-            missing = "--target" if chosen[1] is None else "--pred"
-            raise UsageError(f"{table.describe_columns()}: give {missing} too")
-        known = chosen[0] if chosen[0] is not None else chosen[1]
-        chosen = [known, 1 - known] if chosen[0] is not None else [1 - known, known]
-    if chosen[0] == chosen[1]:
-        raise UsageError(f"--pred and --target name the same column ({table.column_label(chosen[0])})")
-    return chosen
+@dataclass
+class InputReport:
+    """What reading decided by itself: the notes for stderr and the columns each role came from."""
+
+    notes: list[str] = field(default_factory=list)
+    columns: dict[str, object] = field(default_factory=dict)
+    rows_from: Source | None = None  # the file whose data rows are the rows computed on, if one is
+
+    def record(self, table: DelimitedTable, roles: columns.Roles) -> None:
+        used = [i for indices in roles.chosen.values() for i in indices]
+        if table.has_header or len(used) < len(table.columns):  # a choice was made: name it
+            for role, indices in roles.chosen.items():
+                names = [table.columns[i] if table.has_header else i + 1 for i in indices]
+                self.columns[role] = names if role == "logits" else names[0]
+        parts = list(table.notes)
+        decided = roles.note(table.shape())
+        if decided:
+            parts.append(decided)
+        if parts:
+            self.notes.append(f"{printable(table.source.name)}: " + "; ".join(parts))
 
 
-def _one_column(table: DelimitedTable, spec: str | None, option: str) -> int:
-    if spec is not None:
-        return table.resolve(spec, option)
-    if len(table.columns) == 1:
-        return 0
-    raise UsageError(f"{table.describe_columns()}: pick one with {option}")
+def _pair_columns(table: DelimitedTable, pred: str | None, target: str | None, report: InputReport) -> list[int]:
+    roles = columns.pair_roles(table.shape(), pred, target)
+    report.record(table, roles)
+    return [roles.one("prediction"), roles.one("target")]
+
+
+def _one_column(table: DelimitedTable, spec: str | None, role: str, report: InputReport) -> int:
+    names_of_role = columns.is_target_name if role == "target" else columns.is_prediction_name
+    roles = columns.single_role(table.shape(), role, spec, names_of_role)
+    report.record(table, roles)
+    return roles.one(role)
 
 
 def _column_blocks(table: DelimitedTable, index: int) -> Iterator[np.ndarray]:
@@ -569,34 +637,23 @@ def elementwise_blocks(
         if source is None:
             raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
         table = options.open(source)
-        columns = _pick_pair(table, pred, target)
-        return ((block.values[:, 0], block.values[:, 1]) for block in table.blocks(columns))
-    names = ("prediction", "target")
-    columns = []
-    for argument, source, name, spec, option in zip(arguments, sources, names, (pred, target), ("--pred", "--target")):
+        options.report.rows_from = source
+        pair = _pair_columns(table, pred, target, options.report)
+        return ((block.values[:, 0], block.values[:, 1]) for block in table.blocks(pair))
+    roles = ("prediction", "target")
+    sides = []
+    for argument, source, role, spec in zip(arguments, sources, roles, (pred, target)):
         if source is None:
-            columns.append(parse_inline(argument, name))
+            sides.append(parse_inline(argument, role))
         else:
             table = options.open(source)
-            columns.append(_column_blocks(table, _one_column(table, spec, option)))
-    if all(isinstance(c, np.ndarray) for c in columns):
-        return iter([tuple(columns)])
-    if any(isinstance(c, np.ndarray) for c in columns):
-        return iter([(_whole(columns[0]), _whole(columns[1]))])
+            sides.append(_column_blocks(table, _one_column(table, spec, role, options.report)))
+    if all(isinstance(c, np.ndarray) for c in sides):
+        return iter([tuple(sides)])
+    if any(isinstance(c, np.ndarray) for c in sides):
+        return iter([(_whole(sides[0]), _whole(sides[1]))])
     labels = tuple(s.name for s in sources)
-    return _aligned(columns[0], columns[1], labels)
-
-
-LABEL_COLUMN_NAMES = ("label", "target", "y", "class")
-
-
-def _label_column(table: DelimitedTable, spec: str | None) -> int:
-    if spec is not None:
-        return table.resolve(spec, "--target")
-    for i, name in enumerate(table.columns):
-        if table.has_header and name.lower() in LABEL_COLUMN_NAMES:
-            return i
-    raise UsageError(f"{table.describe_columns()}: say which column holds the labels with --target")
+    return _aligned(sides[0], sides[1], labels)
 
 
 def _labels_to_indices(labels: list[str], lines: list[int], names: list[str] | None, source: Source) -> np.ndarray:
@@ -641,17 +698,13 @@ def xent_blocks(
         if source is None:
             raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
         table = options.open(source, frozenset(classes or ()))
-        label = _label_column(table, target_spec)
-        logit_columns = (
-            table.resolve_many(logits_spec, "--logits")
-            if logits_spec
-            else [i for i in range(len(table.columns)) if i != label and table.numeric[i]]
-        )
-        if label in logit_columns:
-            raise UsageError(f"--logits includes the label column {table.column_label(label)}")
-        if not logit_columns:
-            raise DataError(f"{table.describe_columns()}: no numeric columns left for the logits")
-        names = classes or ([table.columns[i] for i in logit_columns] if table.has_header else None)
+        options.report.rows_from = source
+        label = columns.label_column(table.shape(), target_spec)
+        roles = columns.logit_roles(table.shape(), logits_spec, exclude=[label], classes=classes)
+        roles.chosen["target"] = [label]
+        options.report.record(table, roles)
+        logit_columns = roles.chosen["logits"]
+        names = _class_names(table, logit_columns, classes)
         return (
             (values, np.asarray(labels)) for values, labels in _label_blocks(table, label, logit_columns, names, source)
         ), names
@@ -660,27 +713,44 @@ def xent_blocks(
         logits, names = parse_logits(arguments[0]), classes
     else:
         table = options.open(logits_source)
-        columns = table.resolve_many(logits_spec, "--logits") if logits_spec else list(range(len(table.columns)))
-        names = classes or ([table.columns[i] for i in columns] if table.has_header else None)
-        logits = (_rows_in_order(block.values) for block in table.blocks(columns))
+        roles = columns.logit_roles(table.shape(), logits_spec, classes=classes)
+        options.report.record(table, roles)
+        names = _class_names(table, roles.chosen["logits"], classes)
+        logits = (_rows_in_order(block.values) for block in table.blocks(roles.chosen["logits"]))
     if target_source is None:
         target = parse_target(arguments[1], names)
     else:
         table = options.open(target_source, frozenset(names or ()))
-        if len(table.columns) == 1 or target_spec is not None:
-            index = _one_column(table, target_spec, "--target")
+        options.report.rows_from = target_source
+        if len(table.columns) == 1 or target_spec is not None or not all(table.numeric):
+            index = _one_column(table, target_spec, "target", options.report)
             target = (labels for _, labels in _label_blocks(table, index, [], names, target_source))
         else:
-            target = (_rows_in_order(block.values) for block in table.blocks(list(range(len(table.columns)))))
+            roles = columns.logit_roles(table.shape(), None)  # probability rows, as wide as the logits
+            options.report.record(table, roles)
+            target = (_rows_in_order(block.values) for block in table.blocks(roles.chosen["logits"]))
     if isinstance(logits, np.ndarray) or isinstance(target, np.ndarray):
         return iter([(_whole(logits), _whole(target))]), names
     return _aligned(logits, target, (logits_source.name, target_source.name)), names
 
 
-def table_rows(options: TableOptions, source: Source) -> Iterator[np.ndarray] | np.ndarray:
-    """Every column of a table: blocks of rows, or one vector when the table has one column."""
+def _class_names(table: DelimitedTable, logit_columns: list[int], classes: list[str] | None) -> list[str] | None:
+    """``--classes``, else the header's names of the logit columns; the two must agree."""
+    header = [table.columns[i] for i in logit_columns] if table.has_header else None
+    if classes is not None and header is not None:
+        columns.check_classes_against_header(classes, header, table.describe_columns())
+    if classes is not None:
+        return classes
+    if header is None or all(name.isdigit() for name in header):
+        return None
+    return columns.class_names_from_header(header)
+
+
+def table_rows(options: TableOptions, source: Source, logits_spec: str | None = None) -> Iterator[np.ndarray] | np.ndarray:
+    """The logit columns of a table: blocks of rows, or one vector when the table has one column."""
     table = options.open(source)
-    columns = list(range(len(table.columns)))
-    if len(columns) == 1:
-        return table.read_all(columns)[:, 0]  # a column of values is one vector, as inline
-    return (_rows_in_order(block.values) for block in table.blocks(columns))
+    if len(table.columns) == 1 and logits_spec is None:
+        return table.read_all([0])[:, 0]  # a column of values is one vector, as inline
+    roles = columns.logit_roles(table.shape(), logits_spec)
+    options.report.record(table, roles)
+    return (_rows_in_order(block.values) for block in table.blocks(roles.chosen["logits"]))

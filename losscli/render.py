@@ -219,6 +219,8 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document.update(dim=meta["dim"], temperature=meta["temperature"], log=meta["log"])
     if meta.get("omitted") is not None:
         document["omitted"] = meta["omitted"]
+    if result.input_columns:
+        document["columns"] = result.input_columns
     if result.notes:
         document["notes"] = list(result.notes)
     return document

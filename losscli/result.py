@@ -69,6 +69,9 @@ class LossResult:
     # For input read in blocks only some rows are kept (head and tail, for the table): their
     # 0-based positions. None means the columns hold every row.
     row_numbers: np.ndarray | None = None
+    # The table columns each role was read from (``{"prediction": "y_hat", "target": "y"}``;
+    # 1-based positions without a header), for the table title and JSON; None for inline input.
+    input_columns: dict[str, Any] | None = None
     # Rows --nan-policy omit left out, when the columns hold every kept row (None otherwise).
     omitted_rows: OmittedRows | None = None
 

@@ -157,6 +157,8 @@ def write_table(
     caption = f"{name}, reduction={result.reduction}, {result.dtype}"
     if result.loss == "softmax":
         caption = f"{name} over dim {result.meta['dim']}, {result.dtype}"
+    if result.input_columns:
+        caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
     table = Table(title=Text(caption), title_justify="left")
     headers = result.index_headers()
     for header in headers:
@@ -199,6 +201,18 @@ def write_table(
         console.print(Text(line), soft_wrap=True)
     if result.loss == "xent" and result.reduction == "mean":
         console.print(Text(_xent_normaliser_note(result), style="dim"), soft_wrap=True)
+
+
+def _column_names(names) -> str:
+    """``"y_hat"``, ``3``, or a run of logit columns shortened to its ends."""
+    def one(name):
+        return f'"{printable(name)}"' if isinstance(name, str) else str(name)
+
+    if not isinstance(names, list):
+        return one(names)
+    if len(names) > 4:
+        return f"{one(names[0])} … {one(names[-1])} ({len(names)})"
+    return ", ".join(map(one, names))
 
 
 def _xent_normaliser_note(result: LossResult) -> str:

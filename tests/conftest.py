@@ -41,3 +41,15 @@ def run_cli(*argv: str, stdin: bytes = b"", tty: bool = False, stdin_tty: bool =
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write a file in the test's folder (text as UTF-8, or bytes as given) and return its path."""
+
+    def write(name: str, content: str | bytes) -> str:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return str(path)
+
+    return write
