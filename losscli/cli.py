@@ -56,7 +56,10 @@ GradOption = Annotated[
 FormatOption = Annotated[
     Format,
     typer.Option(
-        "--format", "-f", help="Output: table on a terminal, plain on a pipe (auto); or json, csv, plain, table."
+        "--format",
+        "-f",
+        help="Output: table on a terminal, plain on a pipe (csv with --grad) (auto); or json, csv, plain, table. "
+        "plain carries only the values, so plain with --grad is refused.",
     ),
 ]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="float32 reproduces PyTorch's default tensors.")]
@@ -80,7 +83,12 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 NanPolicyOption = Annotated[
     NanPolicy,
-    typer.Option("--nan-policy", help="Rows holding nan: keep them (nan result, PyTorch's answer), raise an error, or omit them."),
+    typer.Option(
+        "--nan-policy",
+        help="Rows holding nan: keep them (nan result, PyTorch's answer), raise an error, or omit them from the "
+        "reduction (n counts the rest). Output keeps one line per input row: an omitted row is nan in plain "
+        "and csv (its inputs as given), null in json.",
+    ),
 ]
 
 
@@ -122,9 +130,12 @@ def reject_option_like(value: str | None, command: str) -> None:
             raise UsageError(f"no such option: {value} (see '{PROG} {command} --help')")
 
 
-def resolve_format(fmt: Format, env: Environment) -> str:
+def resolve_format(fmt: Format, env: Environment, grad: bool = False) -> str:
+    """The concrete format; on a pipe csv when the gradient is asked, since plain cannot carry it."""
     if fmt is Format.auto:
-        return "table" if env.stdout_isatty else "plain"
+        return "table" if env.stdout_isatty else ("csv" if grad else "plain")
+    if fmt is Format.plain and grad:
+        raise UsageError("plain output carries only the values; use --format csv or --format json for the gradient")
     return fmt.value
 
 
@@ -151,7 +162,7 @@ def emit(
     quiet: bool = False,
 ) -> None:
     env: Environment = ctx.obj
-    concrete = resolve_format(fmt, env)
+    concrete = resolve_format(fmt, env, grad)
     warn(env, result, quiet, concrete)
     render.write(
         result,
@@ -277,6 +288,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
     ) -> None:
         env: Environment = ctx.obj
         arguments = positional(env, [prediction, target], spec.name, delimiter)
+        concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
         sources = readers.sources_of(arguments)
         if len(arguments) == 2 and sources == [None, None]:
             x = parse_inline(arguments[0], "prediction", dtype.value)
@@ -284,7 +296,6 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value)
             emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
-        concrete = resolve_format(fmt, env)
         progress = progress_for(env, sources, quiet)
         with progress:
             options = table_options(env, header, delimiter, progress)
@@ -326,7 +337,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt != "table":
-        writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction, show_grad=grad)
+        writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction,
+                                     show_grad=grad, class_names=class_names)
     table_rows = 0
     try:
         for x, y in blocks:
@@ -392,6 +404,7 @@ def xent(
     """
     env: Environment = ctx.obj
     arguments = positional(env, [logits, target], "xent", delimiter)
+    concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
@@ -412,7 +425,6 @@ def xent(
         result = core.cross_entropy(x, y, reduction=reduction.value, **options)
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
         return
-    concrete = resolve_format(fmt, env)
     progress = progress_for(env, sources, quiet)
     with progress:
         reading = table_options(env, header, delimiter, progress)

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import DataError, UsageError
-from .result import Column, LossResult
+from .result import Column, LossResult, OmittedRows
 
 REDUCTIONS = ("mean", "sum", "none")
 DEFAULT_IGNORE_INDEX = -100  # PyTorch's default
@@ -161,6 +161,30 @@ class NanCount:
         return [f"{_rows(self.kept)} with nan (first: row {self.first_row}), so the result is nan; --nan-policy omit skips them"]
 
 
+class InfCount:
+    """Rows whose input holds ±inf and whose term is therefore inf or nan (kept, as PyTorch gives it)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.first_row: int | None = None
+        self.kinds: set[str] = set()
+
+    def add(self, infinite: np.ndarray, terms: np.ndarray, rows: np.ndarray) -> None:
+        hit = infinite & ~np.isfinite(terms)
+        if not hit.any():
+            return
+        self.rows += int(hit.sum())
+        self.first_row = self.first_row or int(rows[np.argmax(hit)]) + 1
+        self.kinds |= {"nan" if np.isnan(term) else "inf" for term in np.unique(terms[hit])}
+
+    def note(self) -> list[str]:
+        if not self.rows:
+            return []
+        what = " or ".join(kind for kind in ("inf", "nan") if kind in self.kinds)
+        subject = "its term is" if self.rows == 1 else "their terms are"
+        return [f"{_rows(self.rows)} with inf (first: row {self.first_row}), so {subject} {what}, as PyTorch gives it"]
+
+
 @dataclass
 class BlockTerms:
     """What one block of rows gave: inputs, difference, terms and the gradient (unscaled for mean)."""
@@ -171,6 +195,7 @@ class BlockTerms:
     terms: np.ndarray
     grad: np.ndarray
     rows: np.ndarray  # 0-based positions of these rows in the whole input
+    omitted: OmittedRows | None = None  # rows of this block --nan-policy omit left out
 
 
 class HeadTail:
@@ -243,6 +268,7 @@ class ElementwiseAccumulator:
         self.spec = ELEMENTWISE_LOSSES[name]
         self.reduction = reduction
         self.nan_count = NanCount(nan_policy)
+        self.inf_count = InfCount()
         self.with_grad = with_grad  # the gradient costs a pass over every row: only when shown
         self.dtype: np.dtype | None = None
         self.n = 0
@@ -251,6 +277,8 @@ class ElementwiseAccumulator:
         self.first_overflow_row: int | None = None
         self._partials: list[float] = []
         self._window = HeadTail(keep_rows, lambda b: b.terms.size, _slice, _concat)
+        # Omitted rows are given back with the result only when it holds every row.
+        self._omitted: list[OmittedRows] | None = [] if keep_rows is None else None
 
     def add(self, prediction, target) -> BlockTerms:
         prediction = as_float_array(prediction, "prediction")
@@ -262,6 +290,7 @@ class ElementwiseAccumulator:
         target = target.astype(self.dtype, copy=False).ravel()
         rows = np.arange(self.rows_seen, self.rows_seen + prediction.size)
         self.rows_seen += prediction.size
+        omitted = None
         diff, terms = elementwise_terms(self.spec, prediction, target)
         with np.errstate(all="ignore"):
             # float64 partial sums even for float32 input: a file's blocks and the same numbers
@@ -269,10 +298,12 @@ class ElementwiseAccumulator:
             total = terms.sum(dtype=np.float64)
         if not np.isfinite(total):
             # Only a block whose sum is nan or inf can hold nan or an overflow: look only then.
-            prediction, target, rows, diff, terms, total = self._non_finite(prediction, target, rows, diff, terms)
+            prediction, target, rows, diff, terms, total, omitted = self._non_finite(prediction, target, rows, diff, terms)
         with np.errstate(all="ignore"):
             grad = self.spec.term_grad(diff) if self.with_grad else None
-        block = BlockTerms(prediction, target, diff, terms, grad, rows)
+        block = BlockTerms(prediction, target, diff, terms, grad, rows, omitted)
+        if omitted is not None and self._omitted is not None:
+            self._omitted.append(omitted)
         self.n += terms.size
         self._partials.append(float(total))
         self._window.add(block)
@@ -280,23 +311,28 @@ class ElementwiseAccumulator:
 
     def _non_finite(self, prediction, target, rows, diff, terms):
         keep = self.nan_count.rows_to_keep(np.isnan(prediction) | np.isnan(target), rows, "the input")
+        omitted = None
         if keep is not None:
+            omitted = OmittedRows(rows[~keep], {"pred": prediction[~keep], "target": target[~keep]})
             prediction, target, rows = prediction[keep], target[keep], rows[keep]
             diff, terms = elementwise_terms(self.spec, prediction, target)
+        self.inf_count.add(np.isinf(prediction) | np.isinf(target), terms, rows)
         overflowed = ~np.isfinite(terms) & np.isfinite(prediction) & np.isfinite(target)
         if overflowed.any():
             self.overflows += int(overflowed.sum())
             self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
         with np.errstate(all="ignore"):
             total = terms.sum(dtype=np.float64)
-        return prediction, target, rows, diff, terms, total
+        return prediction, target, rows, diff, terms, total, omitted
 
     def scale_grad(self, grad: np.ndarray) -> np.ndarray:
         """A block's gradient once every row is in: divided by n for mean."""
         with np.errstate(all="ignore"):
             return grad / self.dtype.type(self.n) if self.reduction == "mean" and self.n else grad
 
-    def _as_result(self, kept: BlockTerms, value, grad: np.ndarray, notes=(), part: bool = False) -> LossResult:
+    def _as_result(
+        self, kept: BlockTerms, value, grad: np.ndarray, notes=(), part: bool = False, omitted: OmittedRows | None = None
+    ) -> LossResult:
         return LossResult(
             loss=self.spec.name,
             reduction=self.reduction,
@@ -321,6 +357,7 @@ class ElementwiseAccumulator:
                 "head_rows": self._window.first_rows(self.n),
             },
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
+            omitted_rows=omitted,
         )
 
     def add_block(self, prediction, target) -> LossResult:
@@ -329,7 +366,7 @@ class ElementwiseAccumulator:
 
     def block_result(self, block: BlockTerms) -> LossResult:
         """One block's rows as a result, for writers that stream (its gradient not yet scaled)."""
-        return self._as_result(block, None, block.grad, part=True)
+        return self._as_result(block, None, block.grad, part=True, omitted=block.omitted)
 
     def result(self) -> LossResult:
         if self.n == 0:
@@ -349,8 +386,9 @@ class ElementwiseAccumulator:
                 f"{self.overflows} term{'s' if self.overflows > 1 else ''} overflowed to inf (first: row "
                 f"{self.first_overflow_row}); the inf is kept, as PyTorch gives it"
             )
-        notes += self.nan_count.note()
-        return self._as_result(kept, value, grad, notes)
+        notes += self.nan_count.note() + self.inf_count.note()
+        omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
+        return self._as_result(kept, value, grad, notes, omitted=omitted)
 
 
 _BLOCK_FIELDS = ("prediction", "target", "diff", "terms", "grad", "rows")
@@ -452,6 +490,34 @@ def _check_temperature(temperature: float) -> None:
         raise UsageError(f"temperature must be a positive number, not {temperature:g}")
 
 
+def _softmax_nan_slices(scaled: np.ndarray, axis: int, probabilities: np.ndarray) -> tuple[np.ndarray, set[str]]:
+    """Which slices along ``axis`` have a nan softmax, and why: nan, inf, or only -inf in them."""
+    slices = np.moveaxis(scaled, axis, -1).reshape(-1, scaled.shape[axis])
+    bad = np.isnan(np.moveaxis(probabilities, axis, -1).reshape(slices.shape)).any(axis=1)
+    reasons = set()
+    if bad.any():
+        held = slices[bad]
+        reasons = {
+            reason
+            for reason, present in (
+                ("nan", np.isnan(held).any()),
+                ("inf", np.isposinf(held).any()),
+                ("only -inf", np.isneginf(held).all(axis=1).any()),
+            )
+            if present
+        }
+    return bad, reasons
+
+
+def _softmax_note(count: int, first: int, reasons: set[str], unit: str | None) -> str:
+    """The one note for slices whose softmax is nan; ``unit`` names a slice (None for a vector)."""
+    what = " or ".join(r for r in ("nan", "inf", "only -inf") if r in reasons)
+    if unit is None:
+        return f"the input holds {what}, so its softmax is nan, as PyTorch gives it"
+    units = unit if count == 1 else unit + "s"
+    return f"{count} {units} with {what} (first: {unit} {first}), so {'its' if count == 1 else 'their'} softmax is nan, as PyTorch gives it"
+
+
 def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) -> LossResult:
     """``torch.softmax(x / temperature, dim)`` (or ``log_softmax`` with ``log=True``), computed stably.
 
@@ -475,6 +541,12 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
         probabilities = exp_shifted / denominator
         log_probabilities = shifted - np.log(denominator)
     value = log_probabilities if log else probabilities
+    notes = []
+    if not np.isfinite(probabilities).all():
+        bad, reasons = _softmax_nan_slices(scaled, axis, probabilities)
+        if bad.any():
+            unit = None if x.ndim == 1 else ("row" if axis == 1 else "column")
+            notes.append(_softmax_note(int(bad.sum()), int(np.argmax(bad)) + 1, reasons, unit))
     columns = [Column("x", "x", x.ravel())]
     power = "x"  # what is exponentiated, as the headings write it (the keys stay exp, exp_shifted)
     if temperature != 1:
@@ -503,6 +575,7 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
         terms=value,
         grad=None,
         columns=tuple(columns),
+        notes=tuple(notes),
         meta={"shape": x.shape, "dim": axis, "temperature": temperature, "log": log, "scaled": scaled},
     )
 
@@ -523,6 +596,9 @@ class SoftmaxAccumulator:
         _check_temperature(temperature)  # before any row is read
         self.temperature, self.log = temperature, log
         self.rows_seen = 0
+        self.nan_rows = 0  # rows whose softmax is nan, for the one note at the end
+        self.first_nan_row: int | None = None
+        self.nan_reasons: set[str] = set()
         self.classes: int | None = None
         # The kept samples and their positions, to be computed again for the table (at least
         # two: the result's metadata comes from them even when nothing is drawn).
@@ -539,6 +615,11 @@ class SoftmaxAccumulator:
         if self.classes is None:
             self.classes = x.shape[1]
         part = softmax(x, dim=-1, temperature=self.temperature, log=self.log)
+        if part.notes:
+            bad, reasons = _softmax_nan_slices(part.meta["scaled"], 1, part.column("softmax").values.reshape(x.shape))
+            self.nan_rows += int(bad.sum())
+            self.first_nan_row = self.first_nan_row or self.rows_seen + int(np.argmax(bad)) + 1
+            self.nan_reasons |= reasons
         start = self.rows_seen * self.classes
         self._window.add((np.arange(self.rows_seen, self.rows_seen + len(x)), x))
         self.rows_seen += len(x)
@@ -554,8 +635,10 @@ class SoftmaxAccumulator:
         samples, x = self._window.kept()
         result = softmax(x, dim=-1, temperature=self.temperature, log=self.log)
         positions = (samples[:, None] * self.classes + np.arange(self.classes)).ravel()
+        notes = (_softmax_note(self.nan_rows, self.first_nan_row, self.nan_reasons, "row"),) if self.nan_rows else ()
         return replace(
             result,
+            notes=notes,
             n=self.rows_seen * self.classes,
             row_numbers=None if len(samples) == self.rows_seen else positions,
             meta={**result.meta, "shape": (self.rows_seen, self.classes), "rows_in": self.rows_seen * self.classes},
@@ -638,11 +721,16 @@ def _target_kind(logits: np.ndarray, target: np.ndarray) -> str:
     )
 
 
+# Rows in [0, 1] summing to 1 within this are taken for probabilities: wide enough for softmax
+# output rounded to 3 decimals (0.333, 0.333, 0.333).
+LOOKS_LIKE_PROBABILITIES_TOLERANCE = 1e-2
+
+
 def _looks_like_probabilities(rows: np.ndarray) -> bool:
     return bool(
         rows.shape[-1] > 1
         and np.all((rows >= 0) & (rows <= 1))
-        and np.allclose(rows.sum(axis=-1), 1, atol=1e-4)
+        and np.all(np.abs(rows.sum(axis=-1, dtype=np.float64) - 1) <= LOOKS_LIKE_PROBABILITIES_TOLERANCE)
     )
 
 
@@ -732,6 +820,7 @@ class CrossEntropyAccumulator:
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
         self.nan_count = NanCount(nan_policy)
+        self.inf_count = InfCount()
         self.with_grad = with_grad
         self.weight: np.ndarray | None = None
         self.kind: str | None = None
@@ -742,8 +831,15 @@ class CrossEntropyAccumulator:
         self._partials: list[float] = []
         self._denominators: list[float] = []
         self._window = HeadTail(keep_rows, lambda r: len(r.terms), LossResult.take_rows, LossResult.stack_rows)
+        self._keeps_every_row = keep_rows is None
 
     def _first_block(self, logits: np.ndarray, kind: str) -> None:
+        if kind == "probs" and self.ignore_index >= 0:
+            # PyTorch: TORCH_CHECK(ignore_index < 0, "ignore_index is not supported for floating point target")
+            raise UsageError(
+                f"--ignore-index {self.ignore_index} is not supported with probability targets "
+                "(as in PyTorch, only a negative ignore_index is allowed with them)"
+            )
         self.kind, self.dtype, self.classes = kind, logits.dtype, logits.shape[1]
         self.weight = _check_weight(self.weight_given, self.classes, self.dtype)
 
@@ -768,7 +864,9 @@ class CrossEntropyAccumulator:
         self.rows_seen += logits.shape[0]
         missing = np.isnan(logits).any(axis=1) | np.isnan(target.reshape(logits.shape[0], -1)).any(axis=1)
         keep = self.nan_count.rows_to_keep(missing, rows, "the logits or target")
+        omitted = None
         if keep is not None:
+            omitted = OmittedRows(rows[~keep], {"logits": logits[~keep], "target": target[~keep]})
             logits, target, rows = logits[keep], target[keep], rows[keep]
         if logits.shape[0] and not _looks_like_probabilities(logits):
             self.all_look_like_probabilities = False
@@ -786,7 +884,10 @@ class CrossEntropyAccumulator:
         self.n += terms.size
         self.valid += valid
         with np.errstate(all="ignore"):
-            self._partials.append(float(terms.sum(dtype=np.float64)))
+            total = float(terms.sum(dtype=np.float64))
+        if not math.isfinite(total):  # only then can an inf logit have made a term inf or nan
+            self.inf_count.add(np.isinf(logits).any(axis=1), terms, rows)
+        self._partials.append(total)
         self._denominators.append(float(denominator))
         part = LossResult(
             loss="xent",
@@ -799,6 +900,7 @@ class CrossEntropyAccumulator:
             columns=tuple(columns),
             meta=self._meta(),
             row_numbers=rows,
+            omitted_rows=omitted,
         )
         self._window.add(part)
         return part
@@ -843,15 +945,16 @@ class CrossEntropyAccumulator:
                 value = kept.terms
             else:
                 value = total / denominator if self.reduction == "mean" else total
-        notes = self.nan_count.note()
+        notes = self.nan_count.note() + self.inf_count.note()
         if self.all_look_like_probabilities and self.classes > 1:
             notes.append(
                 "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
                 "applies softmax itself, so passing softmax output applies it twice"
             )
         if self.kind == "index" and self.valid == 0:
+            gives = {"mean": "the mean is nan (0 / 0)", "sum": "the sum is 0", "none": "every term is 0"}
             notes.append(
-                f"every target equals ignore_index ({self.ignore_index}): the mean is nan and the "
+                f"every target equals ignore_index ({self.ignore_index}): {gives[self.reduction]} and the "
                 "gradient zero, as in PyTorch"
             )
         return replace(
@@ -864,6 +967,7 @@ class CrossEntropyAccumulator:
             notes=tuple(notes),
             meta=self._meta(),
             row_numbers=None if len(kept.terms) == self.rows_seen else kept.row_numbers,
+            omitted_rows=kept.omitted_rows if self._keeps_every_row else None,
         )
 
 

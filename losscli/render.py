@@ -19,7 +19,7 @@ from typing import Iterator, TextIO
 import numpy as np
 
 from .errors import OutputError
-from .result import LossResult
+from .result import LossResult, OmittedRows
 from .table_view import write_table
 
 # ---------------------------------------------------------------------------------------------
@@ -65,65 +65,146 @@ def _json_tokens(values: np.ndarray, dtype: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# rows left out by --nan-policy omit
+
+
+def _slots(result: LossResult) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Where the kept rows and the omitted rows go in input order, and how many rows that is."""
+    omitted = result.omitted_rows
+    if omitted is None or not len(omitted.positions):
+        return None
+    kept = result.positions()
+    merged = np.sort(np.concatenate([kept, omitted.positions]))
+    return np.searchsorted(merged, kept), np.searchsorted(merged, omitted.positions), merged.size
+
+
+def in_input_order(result: LossResult, values) -> np.ndarray:
+    """Per-row ``values`` with nan in the rows --nan-policy omit left out: one entry per input row."""
+    values = np.asarray(values)
+    slots = _slots(result)
+    if slots is None:
+        return values
+    kept, omitted, total = slots
+    full = np.full((total, *values.shape[1:]), np.nan, dtype=values.dtype if values.dtype.kind == "f" else np.float64)
+    full[kept] = values
+    return full
+
+
+# ---------------------------------------------------------------------------------------------
 # whole results
 
 
 def write_plain(result: LossResult, out: TextIO) -> None:
-    """The value alone; for ``none`` and softmax one line per row (tab between a row's values)."""
+    """The value alone; for ``none`` and softmax one line per row (tab between a row's values).
+
+    A row --nan-policy omit left out is a ``nan`` line, so lines stay aligned with input rows.
+    """
     value = np.asarray(result.value)
     if value.ndim == 0:
         out.write(exact(value, result.dtype) + "\n")
     elif value.ndim == 1 and result.loss != "softmax":
-        out.write("".join(t + "\n" for t in exact_list(value, result.dtype)))
+        out.write("".join(t + "\n" for t in exact_list(in_input_order(result, value), result.dtype)))
     else:
         rows = value.reshape(1, -1) if value.ndim == 1 else value
         out.writelines("\t".join(exact_list(row, result.dtype)) + "\n" for row in rows)
 
 
-def csv_header(result: LossResult, *, show_grad: bool) -> list[str]:
-    header = result.index_headers()
+def _cells(values: np.ndarray, dtype: str, integers: bool = False) -> list[list[str]]:
+    """Each row's csv cells, every number exact; ``integers`` writes whole floats as integers."""
+    if values.dtype.kind in "iu":
+        return [[str(v)] for v in values.tolist()]
+    if integers:  # the class-index targets of omitted rows: floats, perhaps nan
+        return [[str(int(v)) if math.isfinite(v) and v == int(v) else exact(v, dtype)] for v in values.tolist()]
+    if values.ndim == 2:
+        return [exact_list(row, dtype) for row in values]
+    return [[t] for t in exact_list(values, dtype)]
+
+
+def _class_name_cells(labels, class_names: list[str]) -> list[list[str]]:
+    """The name of each row's class index; empty where there is none (ignored, nan, out of range)."""
+    cells = []
+    for label in np.asarray(labels, dtype=np.float64).tolist():
+        named = math.isfinite(label) and label == int(label) and 0 <= label < len(class_names)
+        cells.append([class_names[int(label)] if named else ""])
+    return cells
+
+
+def _csv_groups(result: LossResult, show_grad: bool, class_names: list[str] | None) -> list[tuple]:
+    """(key, headers, cells of each kept row, cells of each omitted row) for each group of csv columns."""
+    omitted = result.omitted_rows
+    gone = 0 if omitted is None else len(omitted.positions)
+    groups = []
     for column in result.columns:
         values = np.asarray(column.values)
-        header += [f"{column.key}_{c}" for c in range(values.shape[1])] if values.ndim == 2 else [column.key]
+        headers = [f"{column.key}_{c}" for c in range(values.shape[1])] if values.ndim == 2 else [column.key]
+        given = None if omitted is None else omitted.inputs.get(column.key)
+        if given is not None:
+            omitted_cells = _cells(np.asarray(given), result.dtype, integers=values.dtype.kind in "iu")
+        else:
+            omitted_cells = [["nan"] * len(headers) for _ in range(gone)]
+        groups.append((column.key, headers, _cells(values, result.dtype), omitted_cells))
+        if column.key == "target" and class_names and result.loss == "xent" and values.ndim == 1:
+            names_gone = _class_name_cells(given, class_names) if given is not None else [[""]] * gone
+            groups.append(("target_name", ["target_name"], _class_name_cells(values, class_names), names_gone))
     if show_grad and result.grad is not None:
         grad = result.grad_rows()
-        header += [f"grad_{c}" for c in range(grad.shape[1])] if grad.ndim == 2 else ["grad"]
+        headers = [f"grad_{c}" for c in range(grad.shape[1])] if grad.ndim == 2 else ["grad"]
+        groups.append(("grad", headers, _cells(grad, result.dtype), [["nan"] * len(headers) for _ in range(gone)]))
+    return groups
+
+
+def csv_header(result: LossResult, *, show_grad: bool, class_names: list[str] | None = None) -> list[str]:
+    header = result.index_headers()
+    for _, headers, _, _ in _csv_groups(result, show_grad, class_names):
+        header += headers
     return header
 
 
-def csv_rows(result: LossResult, *, show_grad: bool) -> Iterator[list]:
-    """The rows the columns hold, every number exact; the row index from ``row_numbers``."""
-    cells = []
-    for column in result.columns:
-        values = np.asarray(column.values)
-        if values.dtype.kind in "iu":
-            cells.append([[str(v)] for v in values.tolist()])
-        elif values.ndim == 2:
-            cells.append([exact_list(row, result.dtype) for row in values])
+def csv_rows(result: LossResult, *, show_grad: bool, class_names: list[str] | None = None) -> Iterator[list]:
+    """The rows the columns hold, in input order with the omitted ones back in place; every number exact."""
+    groups = _csv_groups(result, show_grad, class_names)
+    kept = result.positions().tolist()
+    omitted = [] if result.omitted_rows is None else result.omitted_rows.positions.tolist()
+    i = j = 0
+    while i < len(kept) or j < len(omitted):
+        if j == len(omitted) or (i < len(kept) and kept[i] < omitted[j]):
+            row, which, i = result.index_at(kept[i]), i, i + 1
+            for _, _, cells, _ in groups:
+                row += cells[which]
         else:
-            cells.append([[t] for t in exact_list(values, result.dtype)])
-    if show_grad and result.grad is not None:
-        grad = result.grad_rows()
-        cells.append([exact_list(row, result.dtype) for row in grad] if grad.ndim == 2 else [[t] for t in exact_list(grad, result.dtype)])
-    for i in range(result.rows):
-        row = result.index_values(i)
-        for column_cells in cells:
-            row += column_cells[i]
+            row, which, j = result.index_at(omitted[j]), j, j + 1
+            for _, _, _, cells in groups:
+                row += cells[which]
         yield row
 
 
-def write_csv(result: LossResult, out: TextIO, *, show_grad: bool = False) -> None:
-    """One row per element (per sample for xent), a header, every number at full precision."""
+def csv_footer(result: LossResult, header: list[str]) -> list[str] | None:
+    """The reduction's row, as the table's footer: its name, then the value in the term column."""
+    if result.reduction == "none" or result.loss == "softmax":
+        return None
+    footer = [""] * len(header)
+    footer[0] = result.reduction
+    # The per-row term is the last column, as in the table; it is one number, so one csv column.
+    footer[header.index(result.columns[-1].key)] = exact(result.value, result.dtype)
+    return footer
+
+
+def write_csv(result: LossResult, out: TextIO, *, show_grad: bool = False, class_names: list[str] | None = None) -> None:
+    """One row per element (per sample for xent), a header, the reduction's row, every number exact."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(csv_header(result, show_grad=show_grad))
-    writer.writerows(csv_rows(result, show_grad=show_grad))
+    header = csv_header(result, show_grad=show_grad, class_names=class_names)
+    writer.writerow(header)
+    writer.writerows(csv_rows(result, show_grad=show_grad, class_names=class_names))
+    footer = csv_footer(result, header)
+    if footer is not None:
+        writer.writerow(footer)
 
 
 def _json_head(result: LossResult) -> dict:
     return {"loss": result.loss, "reduction": result.reduction, "dtype": result.dtype, "n": result.n}
 
 
-def _json_tail(result: LossResult) -> dict:
+def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict:
     document = {}
     if result.denominator is not None:
         document["denominator"] = json_number(result.denominator, "float64")
@@ -132,6 +213,8 @@ def _json_tail(result: LossResult) -> dict:
     if result.loss == "xent":
         document["target_kind"] = meta["target_kind"]
         document["classes"] = meta["classes"]
+        if class_names:
+            document["class_names"] = list(class_names)
         document["weight"] = None if meta["weight"] is None else json_array(meta["weight"], result.dtype)
         document["ignore_index"] = meta["ignore_index"]
         document["label_smoothing"] = meta["label_smoothing"]
@@ -146,18 +229,20 @@ def _json_tail(result: LossResult) -> dict:
     return document
 
 
-def to_json(result: LossResult, *, show_grad: bool = False) -> dict:
+def to_json(result: LossResult, *, show_grad: bool = False, class_names: list[str] | None = None) -> dict:
+    """The result as a JSON document; value, terms and grad hold null in omitted rows."""
     document = _json_head(result)
-    document["value"] = json_array(result.value, result.dtype)
-    document["terms"] = json_array(result.terms, result.dtype)
+    value = result.value if np.ndim(result.value) == 0 else in_input_order(result, result.value)
+    document["value"] = json_array(value, result.dtype)
+    document["terms"] = json_array(in_input_order(result, result.terms), result.dtype)
     if show_grad and result.grad is not None:
-        document["grad"] = json_array(result.grad, result.dtype)
-    document.update(_json_tail(result))
+        document["grad"] = json_array(in_input_order(result, result.grad), result.dtype)
+    document.update(_json_tail(result, class_names))
     return document
 
 
-def write_json(result: LossResult, out: TextIO, *, show_grad: bool = False) -> None:
-    json.dump(to_json(result, show_grad=show_grad), out, ensure_ascii=False, allow_nan=False)
+def write_json(result: LossResult, out: TextIO, *, show_grad: bool = False, class_names: list[str] | None = None) -> None:
+    json.dump(to_json(result, show_grad=show_grad, class_names=class_names), out, ensure_ascii=False, allow_nan=False)
     out.write("\n")
 
 
@@ -175,9 +260,9 @@ def write(
     if fmt == "plain":
         write_plain(result, out)
     elif fmt == "csv":
-        write_csv(result, out, show_grad=show_grad)
+        write_csv(result, out, show_grad=show_grad, class_names=class_names)
     elif fmt == "json":
-        write_json(result, out, show_grad=show_grad)
+        write_json(result, out, show_grad=show_grad, class_names=class_names)
     else:
         write_table(result, out, digits=digits, show_grad=show_grad, class_names=class_names, max_rows=max_rows)
 
@@ -219,6 +304,12 @@ class _Spool:
         try:
             for array in (part.terms, grad, part.row_numbers, *(c.values for c in part.columns)):
                 np.save(self.file, array, allow_pickle=False)
+            omitted = part.omitted_rows
+            keys = [] if omitted is None else list(omitted.inputs)
+            np.save(self.file, np.array(keys, dtype=str), allow_pickle=False)
+            if omitted is not None:
+                for array in (omitted.positions, *omitted.inputs.values()):
+                    np.save(self.file, array, allow_pickle=False)
             self.file.flush()  # a full disk shows now, before any output has begun
         except OSError as error:
             raise self._failed(error) from error
@@ -233,8 +324,13 @@ class _Spool:
         for _ in range(self.blocks):
             terms, grad, rows = (np.load(self.file, allow_pickle=False) for _ in range(3))
             columns = tuple(replace(c, values=np.load(self.file, allow_pickle=False)) for c in template.columns)
+            keys = np.load(self.file, allow_pickle=False).tolist()
+            omitted = None
+            if keys:
+                positions = np.load(self.file, allow_pickle=False)
+                omitted = OmittedRows(positions, {key: np.load(self.file, allow_pickle=False) for key in keys})
             yield replace(template, terms=terms, grad=grad if template.grad is not None else None,
-                          row_numbers=rows, columns=columns)
+                          row_numbers=rows, columns=columns, omitted_rows=omitted)
 
 
 class StreamWriter:
@@ -244,16 +340,19 @@ class StreamWriter:
     denominator), which is known only at the end: formats that need it then are spooled.
     """
 
-    def __init__(self, fmt: str, out: TextIO, scale_grad, *, reduction: str, show_grad: bool) -> None:
+    def __init__(
+        self, fmt: str, out: TextIO, scale_grad, *, reduction: str, show_grad: bool, class_names: list[str] | None = None
+    ) -> None:
         self.fmt = fmt
         self.out = out
         self.scale_grad = scale_grad
         self.reduction = reduction
         self.show_grad = show_grad
+        self.class_names = class_names
         self.needs_end = fmt == "json" or (fmt == "csv" and show_grad and reduction == "mean")
         self.spool = _Spool() if self.needs_end else None
         self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
-        self.started = False
+        self.header: list[str] | None = None
 
     def block(self, part: LossResult) -> None:
         if self.spool is not None:
@@ -262,15 +361,16 @@ class StreamWriter:
             if part.terms.ndim == 2:  # softmax: a row per sample, tab between its values
                 self.out.writelines("\t".join(exact_list(row, part.dtype)) + "\n" for row in part.terms)
             else:
-                self.out.write("".join(t + "\n" for t in exact_list(part.terms, part.dtype)))
+                terms = in_input_order(part, part.terms)
+                self.out.write("".join(t + "\n" for t in exact_list(terms, part.dtype)))
         elif self.fmt == "csv":
             self._csv(part)
 
     def _csv(self, part: LossResult) -> None:
-        if not self.started:
-            self.csv.writerow(csv_header(part, show_grad=self.show_grad))
-            self.started = True
-        self.csv.writerows(csv_rows(part, show_grad=self.show_grad))
+        if self.header is None:
+            self.header = csv_header(part, show_grad=self.show_grad, class_names=self.class_names)
+            self.csv.writerow(self.header)
+        self.csv.writerows(csv_rows(part, show_grad=self.show_grad, class_names=self.class_names))
 
     def _replayed(self) -> Iterator[LossResult]:
         for part in self.spool.replay():
@@ -282,8 +382,12 @@ class StreamWriter:
         elif self.fmt == "csv":
             for part in self._replayed() if self.spool is not None else ():
                 self._csv(part)
-            if not self.started:  # every row omitted: still a header
-                self.csv.writerow(csv_header(result, show_grad=self.show_grad))
+            if self.header is None:  # no block came: still a header
+                self.header = csv_header(result, show_grad=self.show_grad, class_names=self.class_names)
+                self.csv.writerow(self.header)
+            footer = csv_footer(result, self.header)
+            if footer is not None:
+                self.csv.writerow(footer)
         elif self.fmt == "json":
             self._json(result)
 
@@ -295,7 +399,7 @@ class StreamWriter:
             out.write(f', "{key}": [')
             first = True
             for part in self._replayed():
-                values = values_of(part)
+                values = in_input_order(part, values_of(part))
                 if len(values):
                     out.write(("" if first else ", ") + _json_tokens(values, result.dtype))
                     first = False
@@ -308,7 +412,7 @@ class StreamWriter:
         stream_list("terms", lambda part: part.terms)
         if self.show_grad and result.grad is not None:
             stream_list("grad", lambda part: part.grad)
-        tail = _json_tail(result)
+        tail = _json_tail(result, self.class_names)
         if tail:
             out.write(", " + json.dumps(tail, ensure_ascii=False)[1:-1])
         out.write("}\n")

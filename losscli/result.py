@@ -22,6 +22,29 @@ class Column:
 
 
 @dataclass(frozen=True)
+class OmittedRows:
+    """Rows that ``--nan-policy omit`` left out: where they were and the inputs they held.
+
+    Machine output writes them back in place (nan where a value was computed), so output rows
+    stay aligned with input rows.
+    """
+
+    positions: np.ndarray  # 0-based places in the whole input, ascending
+    inputs: dict[str, np.ndarray]  # input column key (pred, target, logits) -> the rows' values
+
+    @staticmethod
+    def join(parts: list["OmittedRows"]) -> "OmittedRows | None":
+        parts = [p for p in parts if p is not None and len(p.positions)]
+        if not parts:
+            return None
+        keys = parts[0].inputs.keys()
+        return OmittedRows(
+            np.concatenate([p.positions for p in parts]),
+            {key: np.concatenate([p.inputs[key] for p in parts]) for key in keys},
+        )
+
+
+@dataclass(frozen=True)
 class LossResult:
     """The per-row terms, the reduced value and the gradient of one loss (or softmax) call.
 
@@ -49,6 +72,8 @@ class LossResult:
     # The table columns each role was read from (``{"prediction": "y_hat", "target": "y"}``;
     # 1-based positions without a header), for the table title and JSON; None for inline input.
     input_columns: dict[str, Any] | None = None
+    # Rows --nan-policy omit left out, when the columns hold every kept row (None otherwise).
+    omitted_rows: OmittedRows | None = None
 
     @property
     def rows(self) -> int:
@@ -65,11 +90,18 @@ class LossResult:
 
     def index_values(self, i: int) -> list[int]:
         """The 1-based row (and column, for a matrix) of the ``i``-th row the columns hold."""
-        position = int(self.row_numbers[i]) if self.row_numbers is not None else i
+        return self.index_at(int(self.row_numbers[i]) if self.row_numbers is not None else i)
+
+    def index_at(self, position: int) -> list[int]:
+        """The 1-based row (and column, for a matrix) of 0-based ``position`` in the input."""
         if self._is_matrix_of_elements():
             columns = self.meta["shape"][1]
             return [position // columns + 1, position % columns + 1]
         return [position + 1]
+
+    def positions(self) -> np.ndarray:
+        """0-based places in the input of the rows the columns hold."""
+        return self.row_numbers if self.row_numbers is not None else np.arange(self.rows)
 
     def grad_rows(self) -> np.ndarray:
         """The gradient with one entry (a vector for xent) per row the columns hold."""
@@ -99,6 +131,7 @@ class LossResult:
             grad=cut(self.grad),
             columns=tuple(replace(c, values=c.values[start:stop]) for c in self.columns),
             row_numbers=cut(self.row_numbers),
+            omitted_rows=None,  # they belong to the whole block, not to a slice of it
         )
 
     @staticmethod
@@ -117,4 +150,5 @@ class LossResult:
                 for i, c in enumerate(first.columns)
             ),
             row_numbers=join([p.row_numbers for p in parts]),
+            omitted_rows=OmittedRows.join([p.omitted_rows for p in parts]),
         )

@@ -222,18 +222,19 @@ def test_json_has_the_promised_keys_and_no_nan_tokens(cli):
     assert document["grad"] == [0.0, 0.0]  # PyTorch: 0 at a nan difference
 
 
-def test_csv_has_a_header_and_one_row_per_element(cli):
+def test_csv_has_a_header_one_row_per_element_and_the_reduction_row(cli):
     text = cli("l1", "2,3,4,5", "4,5,6,7", "-f", "csv", "--grad").stdout
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["row", "pred", "target", "diff", "abs_diff", "grad"]
-    assert len(rows) == 5 and rows[1] == ["1", "2.0", "4.0", "-2.0", "2.0", "-0.25"]
+    assert len(rows) == 6 and rows[1] == ["1", "2.0", "4.0", "-2.0", "2.0", "-0.25"]
+    assert rows[-1] == ["mean", "", "", "", "2.0", ""]
     assert "\r" not in text
 
 
 def test_csv_for_xent_expands_the_class_vectors(cli):
     rows = list(csv.reader(io.StringIO(cli("xent", "1,2,3;3,2,1", "0,2", "-f", "csv").stdout)))
     assert rows[0][:5] == ["row", "logits_0", "logits_1", "logits_2", "target"]
-    assert [r[4] for r in rows[1:]] == ["0", "2"]
+    assert [r[4] for r in rows[1:-1]] == ["0", "2"]  # the last row is the mean
 
 
 # --- the table -------------------------------------------------------------------------------

@@ -538,8 +538,9 @@ def test_cli_value_is_the_same_in_every_format(cli, name, reduction, source, dat
     assert document["value"] == plain
     assert document["n"] == n
 
-    records = list(csv.DictReader(io.StringIO(run("--format", "csv"))))
+    *records, footer = csv.DictReader(io.StringIO(run("--format", "csv")))
     assert len(records) == n
+    assert footer["row"] == reduction and float(footer[ELEMENTWISE_LOSSES[name].term_key]) == plain
     terms = [float(r[ELEMENTWISE_LOSSES[name].term_key]) for r in records]
     reduced = math.fsum(terms) / (n if reduction == "mean" else 1)
     assert close(plain, reduced, 1e-12)
@@ -587,8 +588,9 @@ def test_cli_xent_value_is_the_same_in_every_format(cli, reduction, problem, dig
 
     plain = float(run("--format", "plain"))
     assert json.loads(run("--format", "json"))["value"] == plain
-    records = list(csv.DictReader(io.StringIO(run("--format", "csv"))))
+    *records, footer = csv.DictReader(io.StringIO(run("--format", "csv")))
     assert len(records) == logits.shape[0]
+    assert footer["row"] == reduction and float(footer["loss"]) == plain
     terms = [float(r["loss"]) for r in records]
     assert close(plain, math.fsum(terms) / (len(terms) if reduction == "mean" else 1), 1e-12)
     cells = table_reduction_cell(run("--format", "table", "--digits", str(digits)), reduction)
