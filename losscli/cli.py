@@ -17,7 +17,7 @@ import typer
 from . import __version__, core, readers, render
 from .environment import Environment
 from .errors import ExitStatus, LossCliError, OutputClosed, UsageError
-from .inputs import is_number, parse_class_names, parse_inline, parse_labels, parse_option_vector
+from .inputs import is_number, parse_class_names, parse_inline, parse_labels, printable, shadowed_indices
 
 PROG = "losscli"
 # ignore_unknown_options lets "-1,2" through as a positional (Click would call it an option);
@@ -70,6 +70,14 @@ HeaderOption = Annotated[
 DelimiterOption = Annotated[
     Optional[str],
     typer.Option("--delimiter", "-d", help="Field separator of a table: , ; | tab space (default: detected).", show_default=False),
+]
+DecimalOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--decimal",
+        help="Decimal mark in a table: . (default) or , for 1,5 (then the delimiter is ; unless -d says otherwise).",
+        show_default=False,
+    ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
 
@@ -146,21 +154,29 @@ def emit(
     )
 
 
-def table_options(env: Environment, header: bool | None, delimiter: str | None, progress=None) -> readers.TableOptions:
+def table_options(
+    env: Environment, header: bool | None, delimiter: str | None, progress=None, *,
+    decimal: str | None = None, nan_policy: str = "propagate",
+) -> readers.TableOptions:
+    separator = readers.parse_delimiter(delimiter)
     return readers.TableOptions(
         header=header,
-        delimiter=readers.parse_delimiter(delimiter),
+        delimiter=separator,
         on_progress=None if progress is None else lambda read: progress.update(bytes_read=read),
         stdin=env.stdin,
+        decimal=readers.parse_decimal(decimal, separator),
+        nan_policy=nan_policy,
     )
 
 
-def positional(env: Environment, values: list[str | None], command: str, delimiter: str | None) -> list[str]:
+def positional(
+    env: Environment, values: list[str | None], command: str, delimiter: str | None, decimal: str | None = None
+) -> list[str]:
     """The positionals given; with none, stdin must be a pipe (never wait on a terminal).
 
-    ``--delimiter`` is checked here too, so a bad one is an error even with inline values.
+    ``--delimiter`` and ``--decimal`` are checked here too, so a bad one is an error even with inline values.
     """
-    readers.parse_delimiter(delimiter)
+    readers.parse_decimal(decimal, readers.parse_delimiter(delimiter))
     given = [v for v in values if v is not None]
     for value in given:
         reject_option_like(value, command)
@@ -228,10 +244,11 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         all_rows: AllRowsOption = False,
         header: HeaderOption = None,
         delimiter: DelimiterOption = None,
+        decimal: DecimalOption = None,
         quiet: QuietOption = False,
     ) -> None:
         env: Environment = ctx.obj
-        arguments = positional(env, [prediction, target], spec.name, delimiter)
+        arguments = positional(env, [prediction, target], spec.name, delimiter, decimal)
         sources = readers.sources_of(arguments)
         if len(arguments) == 2 and sources == [None, None]:
             x = parse_inline(arguments[0], "prediction", dtype.value)
@@ -242,7 +259,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         concrete = resolve_format(fmt, env)
         progress = progress_for(env, sources, quiet)
         with progress:
-            options = table_options(env, header, delimiter, progress)
+            options = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
             blocks = readers.elementwise_blocks(arguments, sources, parse_inline, options, pred_column, target_column)
             accumulator = core.ElementwiseAccumulator(
                 spec.name, reduction.value, keep_rows=keep_rows(concrete, rows, all_rows),
@@ -253,6 +270,22 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
                    max_rows=None if all_rows else rows, quiet=quiet)
 
     app.command(spec.name, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
+
+
+def option_values(env: Environment, text: str, option: str, decimal: str | None) -> np.ndarray:
+    """A list-valued option, inline or from a file: every such option goes through here."""
+    return readers.option_values(text, option, readers.TableOptions(stdin=env.stdin, decimal=readers.parse_decimal(decimal, False)))
+
+
+def warn_shadowed_indices(env: Environment, class_names: list[str] | None, quiet: bool) -> None:
+    """Numeric class names that are other classes' indices: say that targets are read as names."""
+    shadowed = shadowed_indices(class_names)
+    if shadowed and not quiet:
+        name, position = shadowed[0]
+        env.warn(
+            f"--classes names numbers that are also class indices: targets are read as class names only, "
+            f"so target {printable(name)} is class {position} (the name {printable(name)!r}), not index {printable(name)}"
+        )
 
 
 def progress_for(env: Environment, sources, quiet: bool) -> render.Progress:
@@ -311,6 +344,7 @@ def xent(
     all_rows: AllRowsOption = False,
     header: HeaderOption = None,
     delimiter: DelimiterOption = None,
+    decimal: DecimalOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Cross-entropy on logits, as torch.nn.CrossEntropyLoss.
@@ -326,11 +360,12 @@ def xent(
     Tables: losscli xent data.csv --target label (the other numeric columns are the logits).
     """
     env: Environment = ctx.obj
-    arguments = positional(env, [logits, target], "xent", delimiter)
+    arguments = positional(env, [logits, target], "xent", delimiter, decimal)
     class_names = parse_class_names(classes) if classes else None
+    warn_shadowed_indices(env, class_names, quiet)
     sources = readers.sources_of(arguments)
     options = dict(
-        weight=parse_option_vector(weight, "--weight") if weight is not None else None,
+        weight=option_values(env, weight, "--weight", decimal) if weight is not None else None,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
         nan_policy=nan_policy.value,
@@ -351,7 +386,8 @@ def xent(
     progress = progress_for(env, sources, quiet)
     with progress:
         blocks, names = readers.xent_blocks(
-            arguments, sources, table_options(env, header, delimiter, progress),
+            arguments, sources,
+            table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value),
             lambda text: parse_inline(text, "logits"), parse_labels, target_column, logits_columns, class_names,
         )
         accumulator = core.CrossEntropyAccumulator(
@@ -375,6 +411,7 @@ def softmax(
     all_rows: AllRowsOption = False,
     header: HeaderOption = None,
     delimiter: DelimiterOption = None,
+    decimal: DecimalOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Softmax (or log-softmax) of a vector or of each row, as torch.softmax, computed stably.
@@ -386,7 +423,7 @@ def softmax(
     A table (file or stdin) is one row per sample, streamed; a one-column table is one vector.
     """
     env: Environment = ctx.obj
-    arguments = positional(env, [values], "softmax", delimiter)
+    arguments = positional(env, [values], "softmax", delimiter, decimal)
     source = readers.sources_of(arguments)[0] if arguments else readers.STDIN
     if source is None:
         x = parse_inline(arguments[0], "input", dtype.value)
@@ -394,7 +431,7 @@ def softmax(
         concrete = resolve_format(fmt, env)
         progress = progress_for(env, [source], quiet)
         with progress:
-            x = readers.table_rows(table_options(env, header, delimiter, progress), source)
+            x = readers.table_rows(table_options(env, header, delimiter, progress, decimal=decimal), source)
             if not isinstance(x, np.ndarray) and dim in (-1, 1):
                 # Softmax along each row: rows are independent, so the table streams.
                 accumulator = core.SoftmaxAccumulator(
