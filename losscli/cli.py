@@ -277,15 +277,23 @@ def option_values(env: Environment, text: str, option: str, decimal: str | None)
     return readers.option_values(text, option, readers.TableOptions(stdin=env.stdin, decimal=readers.parse_decimal(decimal, False)))
 
 
-def warn_shadowed_indices(env: Environment, class_names: list[str] | None, quiet: bool) -> None:
-    """Numeric class names that are other classes' indices: say that targets are read as names."""
+def shadowed_indices_note(class_names: list[str] | None) -> tuple[str, ...]:
+    """Numeric class names that are other classes' indices: a note that targets are read as names."""
     shadowed = shadowed_indices(class_names)
-    if shadowed and not quiet:
-        name, position = shadowed[0]
-        env.warn(
-            f"--classes names numbers that are also class indices: targets are read as class names only, "
-            f"so target {printable(name)} is class {position} (the name {printable(name)!r}), not index {printable(name)}"
-        )
+    if not shadowed:
+        return ()
+    name, position = (printable(part) for part in map(str, shadowed[0]))
+    return (
+        f"--classes names numbers that are also class indices: targets are read as class names only, "
+        f"so target {name} is class {position} (the name {name!r}), not index {name}",
+    )
+
+
+def with_notes(result, notes: tuple[str, ...]):
+    """``result`` with ``notes`` added: on stderr and in JSON like the core's own notes."""
+    from dataclasses import replace
+
+    return replace(result, notes=result.notes + notes) if notes else result
 
 
 def progress_for(env: Environment, sources, quiet: bool) -> render.Progress:
@@ -300,7 +308,7 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
     return None if all_rows else rows
 
 
-def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, class_names=None) -> None:
+def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, class_names=None, notes=()) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt != "table":
@@ -310,7 +318,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
         progress.update(rows=accumulator.rows_seen)
         if writer is not None:
             writer.block(part)
-    result = accumulator.result()
+    result = with_notes(accumulator.result(), notes)
     progress.close()
     warn(env, result, quiet, fmt)
     if writer is not None:
@@ -362,7 +370,6 @@ def xent(
     env: Environment = ctx.obj
     arguments = positional(env, [logits, target], "xent", delimiter, decimal)
     class_names = parse_class_names(classes) if classes else None
-    warn_shadowed_indices(env, class_names, quiet)
     sources = readers.sources_of(arguments)
     options = dict(
         weight=option_values(env, weight, "--weight", decimal) if weight is not None else None,
@@ -379,7 +386,7 @@ def xent(
 
     if len(arguments) == 2 and sources == [None, None]:
         x, y = checked(parse_inline(arguments[0], "logits"), parse_labels(arguments[1], class_names))
-        result = core.cross_entropy(x, y, reduction=reduction.value, **options)
+        result = with_notes(core.cross_entropy(x, y, reduction=reduction.value, **options), shadowed_indices_note(class_names))
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
         return
     concrete = resolve_format(fmt, env)
@@ -394,7 +401,8 @@ def xent(
             reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad, **options
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
-               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names)
+               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names,
+               notes=shadowed_indices_note(class_names))
 
 
 @app.command("softmax", context_settings=CONTEXT)

@@ -213,6 +213,64 @@ def _swap_marks(text: str | None) -> str | None:
 DECIMAL_SWAP = str.maketrans(",.", ".,")
 
 
+def _loadtxt(text: str, options: dict) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
+        return np.loadtxt(io.StringIO(text), **options)
+
+
+def _missing_as_nan(text: str, delimiter: str | None) -> str:
+    """``text`` with each missing-value field (``NA``, an empty field, ...) written ``nan``, for loadtxt.
+
+    Only lines that may hold one (found by ``str.find``, at memchr speed) are split; lines with a
+    comment are left for the exact parse, and a blank line holds no field, so it stays blank
+    (skipped, never a row of nan).
+    """
+    starts = set()
+    for needle in _maybe_missing_needles(delimiter):
+        at = text.find(needle)
+        while at >= 0:
+            at += needle.startswith("\n")  # the line that begins after the newline
+            starts.add(text.rfind("\n", 0, at) + 1)
+            end = text.find("\n", at)
+            at = -1 if end < 0 else text.find(needle, end + 1)
+    if delimiter is not None:  # an empty field at the very start, or at the end of a last line without "\n"
+        if text.startswith(delimiter):
+            starts.add(0)
+        tail = text.rstrip("\r")
+        if tail.endswith(delimiter):
+            starts.add(tail.rfind("\n") + 1)
+    parts, done = [], 0
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        parts += [text[done:start], _line_missing_as_nan(text[start:end], delimiter)]
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _maybe_missing_needles(delimiter: str | None) -> tuple[str, ...]:
+    # The letters of the missing words (NA, N/A, n/a, NULL, null, None, <NA>), a quoted empty
+    # field, white space beside a delimiter, and an empty field: two delimiters, or one at
+    # either end of a line.
+    words = ("N", "u", "/", '""')
+    if delimiter is None:
+        return words
+    d = delimiter
+    return (*words, " ", "\t", d + d, "\n" + d, d + "\n", d + "\r\n", d + "\r")
+
+
+def _line_missing_as_nan(line: str, delimiter: str | None) -> str:
+    body = line.strip(" \t\r")
+    if not body or "#" in body:
+        return line
+    if delimiter is None:
+        return " ".join("nan" if is_missing(f.strip('"')) else f for f in body.split())
+    fields = body.split(delimiter)  # a quoted field holding the delimiter is cut: its parts keep a lone '"'
+    return delimiter.join("nan" if f.count('"') in (0, 2) and is_missing(f.strip(" \t").strip('"')) else f for f in fields)
+
+
 def _content(line: str) -> str:
     """A line without its comment and surrounding white space; '' for blank or comment lines."""
     hash_at = line.find("#")
@@ -477,11 +535,12 @@ class DelimitedTable:
         else:
             text_for_numpy = text
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
-                values = np.loadtxt(io.StringIO(text_for_numpy), **options)
-        except ValueError:  # a missing value (NA, an empty field) among them: read field by field
-            return self._parse_exactly(text, first_line, usecols)
+            values = _loadtxt(text_for_numpy, options)
+        except ValueError:
+            try:  # missing values (NA, an empty field) written as nan, still in C
+                values = _loadtxt(_missing_as_nan(text_for_numpy, self.delimiter), options)
+            except ValueError:  # a bad field: read field by field to name it
+                return self._parse_exactly(text, first_line, usecols)
         if values.shape[0] == 0:
             return np.empty((0, len(usecols)))
         if self.nan_policy == "raise" and np.isnan(values).any():
