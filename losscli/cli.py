@@ -21,7 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__, core, readers, render, table_view
 from .environment import Environment
 from .errors import DataError, ExitStatus, LossCliError, OutputClosed, UsageError
-from .inputs import is_number, parse_class_names, printable, parse_inline, parse_labels, parse_option_vector
+from .inputs import is_number, parse_class_names, parse_inline, parse_labels, printable, shadowed_indices
 
 PROG = "losscli"
 # ignore_unknown_options lets "-1,2" through as a positional (Click would call it an option);
@@ -77,6 +77,14 @@ HeaderOption = Annotated[
 DelimiterOption = Annotated[
     Optional[str],
     typer.Option("--delimiter", "-d", help="Field separator of a table: , ; | tab space (default: detected).", show_default=False),
+]
+DecimalOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--decimal",
+        help="Decimal mark in a table: . (default) or , for 1,5 (then the delimiter is ; unless -d says otherwise).",
+        show_default=False,
+    ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
 
@@ -182,21 +190,29 @@ def announce(env: Environment, options: readers.TableOptions, quiet: bool) -> No
             env.note(note)
 
 
-def table_options(env: Environment, header: bool | None, delimiter: str | None, progress=None) -> readers.TableOptions:
+def table_options(
+    env: Environment, header: bool | None, delimiter: str | None, progress=None, *,
+    decimal: str | None = None, nan_policy: str = "propagate",
+) -> readers.TableOptions:
+    separator = readers.parse_delimiter(delimiter)
     return readers.TableOptions(
         header=header,
-        delimiter=readers.parse_delimiter(delimiter),
+        delimiter=separator,
         on_progress=None if progress is None else lambda read: progress.update(bytes_read=read),
         stdin=env.stdin,
+        decimal=readers.parse_decimal(decimal, separator),
+        nan_policy=nan_policy,
     )
 
 
-def positional(env: Environment, values: list[str | None], command: str, delimiter: str | None) -> list[str]:
+def positional(
+    env: Environment, values: list[str | None], command: str, delimiter: str | None, decimal: str | None = None
+) -> list[str]:
     """The positionals given; with none, stdin must be a pipe (never wait on a terminal).
 
-    ``--delimiter`` is checked here too, so a bad one is an error even with inline values.
+    ``--delimiter`` and ``--decimal`` are checked here too, so a bad one is an error even with inline values.
     """
-    readers.parse_delimiter(delimiter)
+    readers.parse_decimal(decimal, readers.parse_delimiter(delimiter))
     given = [v for v in values if v is not None]
     for value in given:
         reject_option_like(value, command)
@@ -284,10 +300,11 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         all_rows: AllRowsOption = False,
         header: HeaderOption = None,
         delimiter: DelimiterOption = None,
+        decimal: DecimalOption = None,
         quiet: QuietOption = False,
     ) -> None:
         env: Environment = ctx.obj
-        arguments = positional(env, [prediction, target], spec.name, delimiter)
+        arguments = positional(env, [prediction, target], spec.name, delimiter, decimal)
         concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
         sources = readers.sources_of(arguments)
         if len(arguments) == 2 and sources == [None, None]:
@@ -298,7 +315,7 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             return
         progress = progress_for(env, sources, quiet)
         with progress:
-            options = table_options(env, header, delimiter, progress)
+            options = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
             blocks = readers.elementwise_blocks(arguments, sources, parse_inline, options, pred_column, target_column)
             announce(env, options, quiet)
             accumulator = core.ElementwiseAccumulator(
@@ -310,6 +327,28 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
                    max_rows=None if all_rows else rows, quiet=quiet, reading=options)
 
     app.command(spec.name, cls=Command, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
+
+
+def option_values(env: Environment, text: str, option: str, decimal: str | None) -> np.ndarray:
+    """A list-valued option, inline or from a file: every such option goes through here."""
+    return readers.option_values(text, option, readers.TableOptions(stdin=env.stdin, decimal=readers.parse_decimal(decimal, False)))
+
+
+def shadowed_indices_note(class_names: list[str] | None) -> tuple[str, ...]:
+    """Numeric class names that are other classes' indices: a note that targets are read as names."""
+    shadowed = shadowed_indices(class_names)
+    if not shadowed:
+        return ()
+    name, position = (printable(part) for part in map(str, shadowed[0]))
+    return (
+        f"--classes names numbers that are also class indices: targets are read as class names only, "
+        f"so target {name} is class {position} (the name {name!r}), not index {name}",
+    )
+
+
+def with_notes(result, notes: tuple[str, ...]):
+    """``result`` with ``notes`` added: on stderr and in JSON like the core's own notes."""
+    return replace(result, notes=result.notes + notes) if notes else result
 
 
 def progress_for(env: Environment, sources, quiet: bool) -> render.Progress:
@@ -333,7 +372,7 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None) -> None:
+           class_names=None, notes=()) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt != "table":
@@ -350,7 +389,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
                 table_view.check_all_rows(table_rows)
             if writer is not None:
                 writer.block(part)
-        result = accumulator.result()
+        result = with_notes(accumulator.result(), notes)
     except DataError as error:
         raise located(error, reading) from None
     if reading.report.columns:
@@ -388,6 +427,7 @@ def xent(
     all_rows: AllRowsOption = False,
     header: HeaderOption = None,
     delimiter: DelimiterOption = None,
+    decimal: DecimalOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Cross-entropy on logits, as torch.nn.CrossEntropyLoss.
@@ -403,12 +443,12 @@ def xent(
     Tables: losscli xent data.csv --target label (the other numeric columns are the logits).
     """
     env: Environment = ctx.obj
-    arguments = positional(env, [logits, target], "xent", delimiter)
+    arguments = positional(env, [logits, target], "xent", delimiter, decimal)
     concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
-        weight=parse_option_vector(weight, "--weight") if weight is not None else None,
+        weight=option_values(env, weight, "--weight", decimal) if weight is not None else None,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
         nan_policy=nan_policy.value,
@@ -422,12 +462,12 @@ def xent(
 
     if len(arguments) == 2 and sources == [None, None]:
         x, y = checked(parse_inline(arguments[0], "logits"), parse_labels(arguments[1], class_names))
-        result = core.cross_entropy(x, y, reduction=reduction.value, **options)
+        result = with_notes(core.cross_entropy(x, y, reduction=reduction.value, **options), shadowed_indices_note(class_names))
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
         return
     progress = progress_for(env, sources, quiet)
     with progress:
-        reading = table_options(env, header, delimiter, progress)
+        reading = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
         blocks, names = readers.xent_blocks(
             arguments, sources, reading,
             lambda text: parse_inline(text, "logits"), parse_labels, target_column, logits_columns, class_names,
@@ -437,7 +477,8 @@ def xent(
             reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad, **options
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
-               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading)
+               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
+               notes=shadowed_indices_note(class_names))
 
 
 @app.command("softmax", cls=Command, context_settings=CONTEXT)
@@ -455,6 +496,7 @@ def softmax(
     all_rows: AllRowsOption = False,
     header: HeaderOption = None,
     delimiter: DelimiterOption = None,
+    decimal: DecimalOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Softmax (or log-softmax) of a vector or of each row, as torch.softmax, computed stably.
@@ -466,7 +508,7 @@ def softmax(
     A table (file or stdin) is one row per sample, streamed; a one-column table is one vector.
     """
     env: Environment = ctx.obj
-    arguments = positional(env, [values], "softmax", delimiter)
+    arguments = positional(env, [values], "softmax", delimiter, decimal)
     source = readers.sources_of(arguments)[0] if arguments else readers.STDIN
     input_columns = None
     if source is None:
@@ -477,7 +519,7 @@ def softmax(
         concrete = resolve_format(fmt, env)
         progress = progress_for(env, [source], quiet)
         with progress:
-            reading = table_options(env, header, delimiter, progress)
+            reading = table_options(env, header, delimiter, progress, decimal=decimal)
             x = readers.table_rows(reading, source, logits_columns)
             announce(env, reading, quiet)
             if not isinstance(x, np.ndarray) and dim in (-1, 1):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from .errors import UsageError
-from .inputs import is_number, printable
+from .inputs import is_missing, is_number, printable
 
 TARGET_NAMES = frozenset(
     "target targets label labels y y_true ytrue true truth ground_truth groundtruth gt actual gold class".split()
@@ -36,7 +36,6 @@ LOGIT_PREFIXES = ("logit", "prob", "score", "p_")
 ID_NAMES = frozenset("id ids index idx row row_id rowid row_number sample_id unnamed:_0".split())
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
-MISSING = frozenset(["", "na", "n/a", "nan", "null", "none"])  # how tools write a missing value
 ROLE_FLAGS = {"prediction": "--pred", "target": "--target", "logits": "--logits"}
 
 
@@ -78,8 +77,9 @@ class TableShape:
     def is_text(self, i: int) -> bool:
         """No sampled value is a number (names, notes): not data. A number column with a bad
         value is not text: the parse names that value and its line."""
-        values = [v for v in self.column_text(i) if v.casefold() not in MISSING]
-        return bool(values) and not any(is_number(v) for v in values)
+        values = [v for v in self.column_text(i) if not is_missing(v)]
+        words = any(ch.isalpha() for v in values for ch in v)  # "cat", not "1,5" (a decimal comma)
+        return words and not any(is_number(v) for v in values)
 
 
 def index_reason(shape: TableShape, i: int) -> str | None:
@@ -312,7 +312,8 @@ def logit_roles(shape: TableShape, logits_spec: str | None, exclude: Sequence[in
         free = named
     # Only named columns can be told apart: without a header, whole-number logits are common.
     counts = [i for i in free if shape.has_header and is_count_column(shape, i) and i not in named]
-    if counts and len(counts) < len(free):
+    floats = [i for i in free if any(is_number(v) and not WHOLE_NUMBER.fullmatch(v) for v in shape.column_text(i))]
+    if counts and floats:
         for i in counts:
             roles.skipped[i] = "whole numbers among float logits; --logits takes it"
         free = [i for i in free if i not in counts]
@@ -340,10 +341,15 @@ def class_names_from_header(names: Sequence[str]) -> list[str]:
 
 
 def check_classes_against_header(classes: Sequence[str], header_names: Sequence[str], describe: str) -> None:
-    """``--classes`` must agree with a header that names the logit columns (the header decides the order)."""
-    if all(name.isdigit() for name in header_names):
-        return  # pandas' default labels 0, 1, …: the header names nothing
+    """``--classes`` must agree with a header that names the classes of the logit columns.
+
+    The header decides the order: ``cat,dog`` over ``--classes dog,cat`` would read every label
+    with the other class's logit. A header that names none of the classes (``c1,c2``, pandas'
+    ``0,1``) names no class, and ``--classes`` names them.
+    """
     from_header = class_names_from_header(header_names)
+    if set(classes).isdisjoint(from_header):
+        return
     if list(classes) != list(from_header):
         raise UsageError(
             f"--classes {','.join(map(printable, classes))} disagrees with the header ({describe}), which names "

@@ -1,7 +1,8 @@
 """Turning what a person typed into numpy arrays, with positions for every error message.
 
-Inline values: ``2,3,4,5``, ``"2 3 4 5"``, ``"1,2,3;3,2,1"`` (rows split by ``;``). Only number
-syntax is accepted (no Python literals, no underscores, no hex): nothing typed is evaluated.
+Inline values: ``2,3,4,5``, ``"2 3 4 5"``, ``"1,2,3;3,2,1"`` (rows split by ``;``), and the same
+written as a Python/JSON list, ``[2, 3, 4, 5]`` or ``[[1,2],[3,4]]``. Only number syntax is accepted
+(no Python literals, no underscores, no hex): nothing typed is evaluated, brackets are only split.
 """
 
 from __future__ import annotations
@@ -21,6 +22,22 @@ def is_number(token: str) -> bool:
     return NUMBER.fullmatch(token) is not None
 
 
+# What tools write for a missing value in a file: pandas' and polars' empty field, R's NA, SQL's
+# NULL, Python's None (the subset of pandas' default na_values that is not also a comment or a
+# number; nan in any case is already a number). Inline, an empty value stays an error: a typo.
+MISSING = frozenset({"", "NA", "N/A", "n/a", "NULL", "null", "None", "<NA>"})
+
+
+def is_missing(token: str) -> bool:
+    """A field that stands for a missing value (read as nan); nan itself is a number."""
+    return token in MISSING
+
+
+def is_value(token: str) -> bool:
+    """A field of a numeric column: a number or a missing value."""
+    return token in MISSING or NUMBER.fullmatch(token) is not None
+
+
 def printable(text: str) -> str:
     """``text`` with control characters escaped, so input can never drive the terminal."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
@@ -32,8 +49,30 @@ def _fields(row: str) -> list[str]:
     return row.split()
 
 
+FULL_WIDTH = {"，": ",", "；": ";", "［": "[", "］": "]"}
+BRACKETED_ROW = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _unbracket(text: str, name: str) -> str:
+    """``[1, 2]`` as ``1, 2`` and ``[[1,2],[3,4]]`` as ``1,2;3,4`` (numpy's ``[[1. 2.] [3. 4.]]`` too)."""
+    inner = text.strip()[1:-1].strip() if text.strip().endswith("]") else None
+    if inner is not None and inner.startswith("["):
+        rows = BRACKETED_ROW.findall(inner)
+        if BRACKETED_ROW.sub("", inner).replace(",", " ").strip() == "" and rows:
+            return ";".join(rows)
+    elif inner is not None and "[" not in inner and "]" not in inner:
+        return inner
+    raise DataError(f"{name}: brackets do not match; write a list as [1,2,3] and a matrix as [[1,2],[3,4]] or \"1,2;3,4\"")
+
+
 def split_inline(text: str, name: str) -> list[list[str]]:
     """The tokens of an inline value, row by row; empty values are errors naming their position."""
+    for wide, ascii_mark in FULL_WIDTH.items():
+        if wide in text:
+            what = {",": "comma", ";": "semicolon"}.get(ascii_mark, "bracket")
+            raise DataError(f"{name}: full-width {what} {wide!r} in {printable(text)!r}: use {ascii_mark!r}")
+    if text.lstrip().startswith("["):
+        text = _unbracket(text, name)
     if not text.strip():
         raise DataError(f"{name} is empty")
     rows = text.split(";")
@@ -52,6 +91,19 @@ def split_inline(text: str, name: str) -> list[list[str]]:
         r = next(i for i, fields in enumerate(table, start=1) if len(fields) != len(table[0]))
         raise DataError(f"{name} row {r} has {len(table[r - 1])} values but row 1 has {len(table[0])}")
     return table
+
+
+def is_inline_numbers(text: str) -> bool:
+    """Whether ``text`` reads as inline numbers (then it is a value, never a file name).
+
+    >>> is_inline_numbers("2"), is_inline_numbers("[1, 2]"), is_inline_numbers("2.csv")
+    (True, True, False)
+    """
+    try:
+        table = split_inline(text, "value")
+    except DataError:
+        return False
+    return all(is_number(field) for fields in table for field in fields)
 
 
 def parse_inline(text: str, name: str, dtype: str = "float64") -> np.ndarray:
@@ -73,15 +125,40 @@ def parse_inline(text: str, name: str, dtype: str = "float64") -> np.ndarray:
     return array.astype(dtype, copy=False)
 
 
+def shadowed_indices(classes: list[str] | None) -> list[tuple[str, int]]:
+    """Class names that are also another class's index: ``--classes 1,2,3`` names class 0 '1'.
+
+    With such names a target ``1`` could be class 0 (by name) or class 1 (by index).
+
+    >>> shadowed_indices(["1", "2", "3"]), shadowed_indices(["0", "1"]), shadowed_indices(["2015", "2016"])
+    ([('1', 0), ('2', 1)], [], [])
+    """
+    shadowed = []
+    for position, name in enumerate(classes or ()):
+        if is_number(name):
+            value = float(name)
+            if value.is_integer() and 0 <= value < len(classes) and value != position:
+                shadowed.append((name, position))
+    return shadowed
+
+
 def class_index(label: str, classes: list[str] | None) -> float | None:
     """A target label as a class index: a class name's position, or the number itself; else None.
 
+    When class names shadow indices (``shadowed_indices``), a label is read only as a name: a
+    number that is no name would otherwise mean an index in the same column as names, and two
+    labels could land on one class.
+
     >>> class_index("dog", ["cat", "dog"]), class_index("2", None), class_index("cow", ["cat"])
     (1.0, 2.0, None)
+    >>> class_index("1", ["1", "2", "3"]), class_index("0", ["1", "2", "3"])
+    (0.0, None)
     """
     if classes and label in classes:
         return float(classes.index(label))
-    return float(label) if is_number(label) else None
+    if not is_number(label) or (classes and shadowed_indices(classes)):
+        return None
+    return float(label)
 
 
 def parse_labels(text: str, classes: list[str] | None) -> np.ndarray:
@@ -98,6 +175,11 @@ def parse_labels(text: str, classes: list[str] | None) -> np.ndarray:
         index = class_index(field, classes)
         if index is None:
             known = f" (classes: {', '.join(map(printable, classes))})" if classes else ""
+            if is_number(field) and classes:
+                raise DataError(
+                    f"target value {k} is not a class name: {printable(field)!r}{known}; "
+                    "with numeric class names targets are read as names only"
+                )
             raise DataError(f"target value {k} is neither a number nor a class name: {printable(field)!r}{known}")
         labels.append(index)
     return np.array(labels, dtype=np.float64)

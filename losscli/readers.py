@@ -4,7 +4,9 @@ A table is read in blocks of about ``BLOCK_BYTES`` so that a file never has to f
 Each block is parsed by numpy's C ``loadtxt``; when that fails, the block is parsed again line
 by line only to name the file, line and column at fault (``results.csv:1043: column "y_hat":
 '12,5' is not a number``). Formats tolerated: UTF-8 BOM, CRLF, blank lines, ``#`` comments,
-quoted numbers, spaces around fields, gzip (by content, not by name).
+quoted numbers, spaces around fields, gzip, bzip2 and xz (by content, not by name). Empty fields
+and ``NA``-like words are missing values, read as nan for ``--nan-policy``; ``--decimal ,`` reads
+``1,5``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import csv
 import io
 import zlib
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterator
@@ -22,7 +25,16 @@ import numpy as np
 from .errors import DataError, UsageError
 from . import columns
 from .columns import WHOLE_NUMBER, TableShape
-from .inputs import class_index, is_number, printable
+from .inputs import (
+    class_index,
+    is_inline_numbers,
+    is_missing,
+    is_number,
+    is_value,
+    parse_option_vector,
+    printable,
+    shadowed_indices,
+)
 
 BLOCK_BYTES = 1 << 20
 MAX_LINE_BYTES = 64 << 20  # a "line" longer than this is not a table row
@@ -38,6 +50,11 @@ DELIMITER_NAMES = {
     "whitespace": None,
 }
 GZIP_MAGIC = b"\x1f\x8b"
+# Compressed formats read by content, each with the standard-library module that opens it.
+DECOMPRESSORS = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "lzma"}
+# Formats the standard library cannot stream as one table: named, so the error says what to do.
+UNREADABLE = {b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"\x28\xb5\x2f\xfd": "zstd"}
+DECIMAL_COMMA_HINT = "a decimal comma? read it with --decimal ,"
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,8 @@ def source_for(argument: str) -> Source | None:
     """The file or stdin an argument names, or None when it is an inline value like ``2,3,4``."""
     if argument == "-":
         return STDIN
+    if is_inline_numbers(argument):
+        return None  # numbers are values, even where a file has that name (reach it as ./2)
     if os.path.exists(argument):
         return Source(argument, argument)
     looks_like_path = os.sep in argument or argument.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".dat"))
@@ -71,6 +90,8 @@ def parse_delimiter(text: str | None) -> str | None | bool:
     """``--delimiter`` as a character (None: runs of whitespace); False when not given."""
     if text is None:
         return False
+    if text and not text.strip(" "):
+        return None  # -d ' ' is -d space: runs of white space
     if text.lower() in DELIMITER_NAMES:
         return DELIMITER_NAMES[text.lower()]
     if len(text) == 1 and text not in "\"#\r\n" and not text.isalnum() and text not in ".-+":
@@ -81,12 +102,72 @@ def parse_delimiter(text: str | None) -> str | None | bool:
     )
 
 
+def parse_decimal(text: str | None, delimiter: str | None | bool) -> str:
+    """``--decimal`` as "." or ","; a comma cannot be both the decimal mark and the delimiter."""
+    mark = {None: ".", ".": ".", "point": ".", "dot": ".", ",": ",", "comma": ","}.get(None if text is None else text.lower())
+    if mark is None:
+        raise UsageError(f"--decimal {printable(text)!r}: use . (the default) or ,")
+    if mark == "," and delimiter == ",":
+        raise UsageError("--decimal , and --delimiter , cannot both be a comma; such files use ';' (-d ';')")
+    return mark
+
+
 # ---------------------------------------------------------------------------------------------
 # opening
 
 
+class _CountedReader:
+    """The compressed bytes under a decompressor, counted, so progress compares like with like."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class Decompressed:
+    """A decompressing stream; ``compressed_bytes_read`` is how far into the file it has got."""
+
+    def __init__(self, stream: BinaryIO, counted: _CountedReader) -> None:
+        self.stream = stream
+        self._counted = counted
+
+    @property
+    def compressed_bytes_read(self) -> int:
+        return self._counted.bytes_read
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except Exception as error:
+            import lzma
+
+            if isinstance(error, lzma.LZMAError):  # not an OSError, unlike gzip's and bz2's errors
+                raise OSError(str(error)) from None
+            raise
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def _regular_file_size(path_or_fd: str | int) -> int | None:
+    """The size of a regular file; None for a FIFO, a terminal or a device, whose size says nothing."""
+    try:
+        info = os.stat(path_or_fd)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 def open_binary(source: Source, stdin: BinaryIO | None) -> tuple[BinaryIO, int | None]:
-    """The raw byte stream of ``source`` (gunzipped when it is gzip) and its size if known."""
+    """The raw byte stream of ``source`` (decompressed when it is gzip, bzip2 or xz) and its size if known."""
     if source.is_stdin:
         if stdin is None:
             raise UsageError("stdin is closed; give a file or an inline value")
@@ -96,7 +177,7 @@ def open_binary(source: Source, stdin: BinaryIO | None) -> tuple[BinaryIO, int |
             if os.path.isdir(source.path):
                 raise DataError(f"{printable(source.name)}: is a directory, not a file")
             raw = open(source.path, "rb")
-            size = os.fstat(raw.fileno()).st_size
+            size = _regular_file_size(raw.fileno())
         except PermissionError:
             raise DataError(f"{printable(source.name)}: permission denied") from None
         except FileNotFoundError:
@@ -105,18 +186,91 @@ def open_binary(source: Source, stdin: BinaryIO | None) -> tuple[BinaryIO, int |
             raise DataError(f"{printable(source.name)}: cannot read ({error.strerror})") from None
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
     try:
-        magic = buffered.peek(2)[:2]
+        magic = buffered.peek(6)[:6]
     except OSError as error:
         raise DataError(f"{printable(source.name)}: read failed near line 1 ({error.strerror})") from None
-    if magic == GZIP_MAGIC:
-        import gzip
+    for mark, kind in UNREADABLE.items():
+        if magic.startswith(mark):
+            raise DataError(f"{printable(source.name)}: compressed with {kind}; unpack it first")
+    for mark, module in DECOMPRESSORS.items():
+        if magic.startswith(mark):
+            import importlib
 
-        return gzip.GzipFile(fileobj=buffered, mode="rb"), size
+            counted = _CountedReader(buffered)
+            opener = importlib.import_module(module)
+            stream = opener.GzipFile(fileobj=counted, mode="rb") if module == "gzip" else opener.open(counted, "rb")
+            return Decompressed(stream, counted), size
     return buffered, size
 
 
 # ---------------------------------------------------------------------------------------------
 # fields and lines
+
+
+def _swap_marks(text: str | None) -> str | None:
+    """``1,5`` as ``1.5`` and ``1.5`` as ``1,5``: applied twice, the text is unchanged."""
+    return None if text is None else text.translate(DECIMAL_SWAP)
+
+
+DECIMAL_SWAP = str.maketrans(",.", ".,")
+
+
+def _loadtxt(text: str, options: dict) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
+        return np.loadtxt(io.StringIO(text), **options)
+
+
+def _missing_as_nan(text: str, delimiter: str | None) -> str:
+    """``text`` with each missing-value field (``NA``, an empty field, ...) written ``nan``, for loadtxt.
+
+    Only lines that may hold one (found by ``str.find``, at memchr speed) are split; lines with a
+    comment are left for the exact parse, and a blank line holds no field, so it stays blank
+    (skipped, never a row of nan).
+    """
+    starts = set()
+    for needle in _maybe_missing_needles(delimiter):
+        at = text.find(needle)
+        while at >= 0:
+            at += needle.startswith("\n")  # the line that begins after the newline
+            starts.add(text.rfind("\n", 0, at) + 1)
+            end = text.find("\n", at)
+            at = -1 if end < 0 else text.find(needle, end + 1)
+    if delimiter is not None:  # an empty field at the very start, or at the end of a last line without "\n"
+        if text.startswith(delimiter):
+            starts.add(0)
+        tail = text.rstrip("\r")
+        if tail.endswith(delimiter):
+            starts.add(tail.rfind("\n") + 1)
+    parts, done = [], 0
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        parts += [text[done:start], _line_missing_as_nan(text[start:end], delimiter)]
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _maybe_missing_needles(delimiter: str | None) -> tuple[str, ...]:
+    # The letters of the missing words (NA, N/A, n/a, NULL, null, None, <NA>), a quoted empty
+    # field, white space beside a delimiter, and an empty field: two delimiters, or one at
+    # either end of a line.
+    words = ("N", "u", "/", '""')
+    if delimiter is None:
+        return words
+    d = delimiter
+    return (*words, " ", "\t", d + d, "\n" + d, d + "\n", d + "\r\n", d + "\r")
+
+
+def _line_missing_as_nan(line: str, delimiter: str | None) -> str:
+    body = line.strip(" \t\r")
+    if not body or "#" in body:
+        return line
+    if delimiter is None:
+        return " ".join("nan" if is_missing(f.strip('"')) else f for f in body.split())
+    fields = body.split(delimiter)  # a quoted field holding the delimiter is cut: its parts keep a lone '"'
+    return delimiter.join("nan" if f.count('"') in (0, 2) and is_missing(f.strip(" \t").strip('"')) else f for f in fields)
 
 
 def _content(line: str) -> str:
@@ -171,6 +325,8 @@ class DelimitedTable:
     delimiter_option: str | None | bool = False
     on_progress: Callable[[int], None] | None = None
     data_words: frozenset[str] = frozenset()  # class names: a first row of only these in a text-only table is data
+    decimal: str = "."  # "," reads 1,5 as 1.5 (the delimiter is then never ",")
+    nan_policy: str = "propagate"  # "raise": a missing value or nan is an error at its file:line
     notes: list[str] = field(default_factory=list)  # what reading decided by itself, for the one stderr note
     sample: list[list[str]] = field(default_factory=list)  # fields of the first data rows
     columns: list[str] = field(default_factory=list)
@@ -183,7 +339,15 @@ class DelimitedTable:
         self._pending = b""
         self._bytes_read = 0
         self._first_text = self._read_text()
-        self._sniff()
+        if self.decimal == ",":
+            # Sniff the text as if written with decimal points, then give back the original text:
+            # swapping "," and "." is its own inverse, and values are parsed from the original.
+            self._first_text = _swap_marks(self._first_text)
+            self._sniff()
+            self._first_text = _swap_marks(self._first_text)
+            self.columns = [_swap_marks(name) for name in self.columns]
+        else:
+            self._sniff()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -255,7 +419,7 @@ class DelimitedTable:
         else:
             self.columns = [str(i) for i in range(1, len(first) + 1)]
             self.sample = [first] + below
-        self.numeric = [all(is_number(f[i]) for f in self.sample if i < len(f)) for i in range(len(self.columns))]
+        self.numeric = [all(is_value(f[i]) for f in self.sample if i < len(f)) for i in range(len(self.columns))]
 
     def _is_header(self, first: list[str], below: list[list[str]]) -> bool:
         """Whether the first row names the columns (``--header/--no-header`` decide otherwise).
@@ -270,7 +434,7 @@ class DelimitedTable:
             return self._pandas_labels_are_header(first, below)
         if any(is_number(f) for f in first):
             return False
-        numbers_below = any(below and all(i < len(r) and is_number(r[i]) for r in below) for i in range(len(first)))
+        numbers_below = any(below and all(i < len(r) and is_value(r[i]) for r in below) for i in range(len(first)))
         return numbers_below or not all(f in self.data_words for f in first)
 
     def _pandas_labels_are_header(self, first: list[str], below: list[list[str]]) -> bool:
@@ -278,7 +442,10 @@ class DelimitedTable:
         index_column = first[0] == ""
         columns = range(1 if index_column else 0, len(first))
         whole = [all(i < len(r) and WHOLE_NUMBER.fullmatch(r[i]) for r in below) for i in columns]
-        written_as_floats = [all(i < len(r) and is_number(r[i]) and not WHOLE_NUMBER.fullmatch(r[i]) for r in below) for i in columns]
+        written_as_floats = [
+            all(i < len(r) and (is_missing(r[i]) or is_number(r[i]) and not WHOLE_NUMBER.fullmatch(r[i])) for r in below)
+            for i in columns
+        ]
         if index_column or any(written_as_floats):
             self.notes.append(
                 f"the first row ({shown}) is read as pandas' default column names, not data (--no-header reads it as data)"
@@ -302,6 +469,8 @@ class DelimitedTable:
         """A column by header name or 1-based index (a digit string is always a position)."""
         if spec.isdigit():
             index = int(spec) - 1
+            if index == -1:
+                raise UsageError(f"{option} {spec}: columns are numbered from 1 (the first column is 1)")
             if not 0 <= index < len(self.columns):
                 raise UsageError(f"{option} {spec}: no such column; {self.describe_columns()}")
             return index
@@ -385,7 +554,7 @@ class DelimitedTable:
 
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             while data is not None:
-                pending.append((pool.submit(parse_block, data, columns, self.delimiter), data))
+                pending.append((pool.submit(parse_block, data, columns, self.delimiter, self.decimal, self.nan_policy == "raise"), data))
                 if len(pending) >= IN_FLIGHT:
                     block = finished()
                     if block is not None:
@@ -407,14 +576,23 @@ class DelimitedTable:
             options["quotechar"] = '"'  # only when needed: it halves loadtxt's speed
         if not all_numeric:
             options["usecols"] = usecols  # other columns may hold text; _check_widths keeps rows honest
+        if self.decimal == ",":
+            if "." in text:  # a point where the decimal mark is a comma: a thousands separator?
+                return self._parse_exactly(text, first_line, usecols)
+            text_for_numpy = text.replace(",", ".")
+        else:
+            text_for_numpy = text
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
-                values = np.loadtxt(io.StringIO(text), **options)
+            values = _loadtxt(text_for_numpy, options)
         except ValueError:
-            return self._parse_exactly(text, first_line, usecols)
+            try:  # missing values (NA, an empty field) written as nan, still in C
+                values = _loadtxt(_missing_as_nan(text_for_numpy, self.delimiter), options)
+            except ValueError:  # a bad field: read field by field to name it
+                return self._parse_exactly(text, first_line, usecols)
         if values.shape[0] == 0:
             return np.empty((0, len(usecols)))
+        if self.nan_policy == "raise" and np.isnan(values).any():
+            return self._parse_exactly(text, first_line, usecols)  # to name the nan's file:line
         if all_numeric:
             if values.shape[1] != len(self.columns):
                 return self._parse_exactly(text, first_line, usecols)
@@ -441,13 +619,26 @@ class DelimitedTable:
             pass
 
     def _number(self, value: str, line: int, column: int) -> float:
-        if not value:
-            raise DataError(f"{self.source.name}:{line}: column {self.column_label(column)}: empty value")
-        if not is_number(value):
-            raise DataError(
-                f"{self.source.name}:{line}: column {self.column_label(column)}: {printable(value)!r} is not a number"
-            )
-        return float(value)
+        where = f"{self.source.name}:{line}: column {self.column_label(column)}"
+        if is_missing(value) or (self.nan_policy == "raise" and value.lower().lstrip("+-") == "nan"):
+            if self.nan_policy == "raise":
+                what = "an empty value" if not value else f"missing value {printable(value)!r}"
+                raise DataError(f"{where}: {what} (--nan-policy raise; propagate or omit read it as nan)")
+            return float("nan")
+        number = value
+        if self.decimal == ",":
+            if "." in value:
+                raise DataError(
+                    f"{where}: {printable(value)!r} has a '.' but --decimal is ',' "
+                    "(thousands separators are not read; without --decimal '.' is the decimal mark)"
+                )
+            number = value.replace(",", ".", 1) if value.count(",") == 1 else value
+        if not is_number(number):
+            hint = ""
+            if self.decimal != "," and self.delimiter != "," and is_number(value.replace(",", ".", 1)):
+                hint = f" ({DECIMAL_COMMA_HINT})"
+            raise DataError(f"{where}: {printable(value)!r} is not a number{hint}")
+        return float(number)
 
     def _parse_exactly(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
         """The slow, line-by-line parse: finds and names the first bad field."""
@@ -503,6 +694,8 @@ class TableOptions:
     delimiter: str | None | bool = False
     on_progress: Callable[[int], None] | None = None
     stdin: BinaryIO | None = None
+    decimal: str = "."
+    nan_policy: str = "propagate"
     report: "InputReport" = field(default_factory=lambda: InputReport())
 
     def line_of_row(self, row: int) -> int | None:
@@ -525,10 +718,38 @@ class TableOptions:
 
     def open(self, source: Source, data_words: frozenset[str] = frozenset()) -> DelimitedTable:
         stream, size = open_binary(source, self.stdin)
+        on_progress = self.on_progress
+        if on_progress is not None and isinstance(stream, Decompressed):
+            report = on_progress  # the file's size is compressed: count the compressed bytes read
+            on_progress = lambda _decompressed: report(stream.compressed_bytes_read)  # noqa: E731
+        delimiter = self.delimiter
+        if self.decimal == "," and delimiter is False:
+            delimiter = ";"  # Excel's CSV where the decimal mark is a comma
         return DelimitedTable(
-            source, stream, size, header_option=self.header, delimiter_option=self.delimiter,
-            on_progress=self.on_progress, data_words=data_words,
+            source, stream, size, header_option=self.header, delimiter_option=delimiter,
+            on_progress=on_progress, data_words=data_words, decimal=self.decimal, nan_policy=self.nan_policy,
         )
+
+
+def option_values(text: str, option: str, options: TableOptions | None = None) -> np.ndarray:
+    """A list-valued option (``--weight 1,2,0.5``) typed inline or read from a file.
+
+    The one helper every such option uses: a file holds one number per line or one row.
+    A bad inline value is a usage error; a bad value in a file is a data error at its line.
+    """
+    source = source_for(text) if text != "-" else None
+    if source is None:
+        return parse_option_vector(text, option)
+    table = (options or TableOptions()).open(source)
+    values = table.read_all(list(range(len(table.columns))))
+    if values.shape[1] == 1:
+        return values[:, 0]
+    if values.shape[0] == 1:
+        return values[0]
+    raise DataError(
+        f"{option} {printable(source.name)}: {values.shape[0]} rows of {values.shape[1]} numbers; "
+        "give one number per line or one row"
+    )
 
 
 def sources_of(arguments: list[str]) -> list[Source | None]:
@@ -544,7 +765,8 @@ def total_bytes(sources: list[Source | None]) -> int | None:
     files = [s for s in sources if s is not None]
     if not files or any(s.is_stdin for s in files):
         return None
-    return sum(os.path.getsize(s.path) for s in files)
+    sizes = [_regular_file_size(s.path) for s in files]
+    return None if None in sizes else sum(sizes)
 
 
 @dataclass
@@ -674,7 +896,7 @@ def _labels_to_indices(labels: list[str], lines: list[int], names: list[str] | N
 
 def _label_blocks(table: DelimitedTable, label: int, usecols: list[int], names, source: Source):
     """(values of ``usecols``, class indices) block by block; labels may be numbers or names."""
-    if table.numeric[label]:
+    if table.numeric[label] and not shadowed_indices(names):  # numeric class names: read labels as names
         for block in table.blocks(usecols + [label]):
             yield _rows_in_order(block.values[:, :-1]), block.values[:, -1]
     else:

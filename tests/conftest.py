@@ -53,3 +53,13 @@ def write(tmp_path):
         return str(path)
 
     return write
+
+
+def without_columns(stdout: str) -> str:
+    """JSON output without the ``columns`` a table was read from: what inline input of the
+    same numbers prints (the columns are tested on their own in test_columns.py)."""
+    import json
+
+    document = json.loads(stdout)
+    document.pop("columns", None)
+    return json.dumps(document, ensure_ascii=False) + "\n"

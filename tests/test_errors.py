@@ -52,6 +52,17 @@ CATALOGUE = [
     (["softmax", "1,2", "--temperature", "-1"], USAGE, "temperature must be a positive number, not -1"),
     (["softmax", "1,2", "--dim", "1"], USAGE, "dim 1 is out of range for a 1-D input (use one of -1, 0)"),
     (["softmax", "1,2;3,4", "--dim", "-3"], USAGE, "dim -3 is out of range for a 2-D input"),
+    (["mse", "２，３", "1,2"], DATA, "prediction: full-width comma '，' in '２，３': use ','"),
+    (["mse", "1,2", "2，3"], DATA, "target: full-width comma '，' in '2，3': use ','"),
+    (["mse", "1；2", "1"], DATA, "full-width semicolon '；'"),
+    (["mse", "[1,2],[3,4]", "1,2;3,4"], DATA, "prediction: brackets do not match; write a list as [1,2,3]"),
+    (["mse", "[1,2", "1,2"], DATA, "prediction: brackets do not match"),
+    (["mse", "[[1,2]x[3,4]]", "1"], DATA, "prediction: brackets do not match"),
+    (["mse", "[1,,2]", "1,2,3"], DATA, "prediction: value 2 is empty"),  # inline, an empty value is a typo
+    (["mse", "1,2", "3,4", "--decimal", "x"], USAGE, "--decimal 'x': use . (the default) or ,"),
+    (["mse", "1,2", "3,4", "--decimal", ",", "-d", ","], USAGE, "--decimal , and --delimiter , cannot both be a comma"),
+    (["xent", "1,2,3", "0", "--classes", "1,2,3"], DATA, "target value 1 is not a class name: '0' (classes: 1, 2, 3); with numeric class names"),
+    (["xent", "1,2,3", "1", "--weight", "[1,2],[3]"], USAGE, "--weight: brackets do not match"),
 ]
 
 
@@ -66,7 +77,7 @@ FILE_CATALOGUE = [
     (["mse", "{dir}/l.csv"], {"l.csv": b"a,b\n1,2\n\xe9,3\n"}, DATA, "l.csv:3: bytes that are not UTF-8 text"),
     (["mse", "{dir}/r.csv"], {"r.csv": "a,b\n1,2\n3,4,5\n"}, DATA, "r.csv:3: 3 fields, but the header has 2"),
     (["mse", "{dir}/v.csv"], {"v.csv": "y_hat,y\n1,2\n12,5;3\n"}, DATA, 'v.csv:3: column "y": \'5;3\' is not a number'),
-    (["mse", "{dir}/e.csv"], {"e.csv": "y_hat,y\n1,\n"}, DATA, 'e.csv:2: column "y": empty value'),
+    (["mse", "{dir}/e.csv", "--nan-policy", "raise"], {"e.csv": "y_hat,y\n1,\n"}, DATA, 'e.csv:2: column "y": an empty value (--nan-policy raise'),
     (["mse", "{dir}/p.txt", "{dir}/t.txt"], {"p.txt": "1\n2\n3\n", "t.txt": "1\n2\n"}, DATA, "t.txt has 2 rows but"),
     (["mse", "{dir}/c.csv", "--pred", "yhat", "--target", "y"], {"c.csv": "y_hat,y\n1,2\n"}, USAGE, "--pred 'yhat': no such column; did you mean 'y_hat'?"),
     (["mse", "{dir}/c.csv", "--pred", "7", "--target", "1"], {"c.csv": "y_hat,y\n1,2\n"}, USAGE, "--pred 7: no such column"),
@@ -82,11 +93,25 @@ FILE_CATALOGUE = [
     (["mse", "{dir}/f.csv", "--delimiter", "ab"], {"f.csv": "1,2\n"}, USAGE, "--delimiter 'ab' cannot separate numbers"),
     (["l1", "{dir}/f.csv", "--grad", "--format", "plain"], {"f.csv": "1,2\n"}, USAGE, "plain output carries only the values; use --format csv"),
     (["xent", "{dir}/f.csv", "--target", "3", "-g", "-f", "plain"], {"f.csv": "1,2,0\n"}, USAGE, "plain output carries only the values"),
-    (["mse", "{dir}/m.csv"], {"m.csv": "1,NA\n2,3\n"}, DATA, "m.csv:1: column 2: 'NA' is not a number"),
-    (["mse", "{dir}/m.csv"], {"m.csv": "1,\n2,3\n"}, DATA, "m.csv:1: column 2: empty value"),
+    (["mse", "{dir}/m.csv", "--nan-policy", "raise"], {"m.csv": "1,NA\n2,3\n"}, DATA, "m.csv:1: column 2: missing value 'NA' (--nan-policy raise"),
+    (["mse", "{dir}/m.csv", "--nan-policy", "raise"], {"m.csv": "1,\n2,3\n"}, DATA, "m.csv:1: column 2: an empty value (--nan-policy raise"),
     (["xent", "{dir}/x.csv"], {"x.csv": "a,b\n1,2\n"}, USAGE, "say which column holds the labels with --target"),
     (["xent", "{dir}/x.csv", "--target", "label"], {"x.csv": "cat,dog,label\n1,2,cow\n"}, DATA, "x.csv:2: label 'cow' is not a class (cat, dog)"),
     (["xent", "{dir}/x.csv", "--target", "label", "--logits", "3-1"], {"x.csv": "a,b,label\n1,2,0\n"}, USAGE, "--logits 3-1: the range runs backwards"),
+    (["mse", "{dir}/c.csv", "--pred", "0", "--target", "1"], {"c.csv": "y_hat,y\n1,2\n"}, USAGE, "--pred 0: columns are numbered from 1"),
+    (["mse", "{dir}/c.csv", "--pred", "1", "--target", "0"], {"c.csv": "y_hat,y\n1,2\n"}, USAGE, "--target 0: columns are numbered from 1"),
+    (["xent", "{dir}/x.csv", "--target", "3", "--logits", "0-2"], {"x.csv": "a,b,label\n1,2,0\n"}, USAGE, "--logits 0-2: column 0: columns are numbered from 1"),
+    (["xent", "{dir}/x.csv", "--target", "3", "--logits", "0,1"], {"x.csv": "a,b,label\n1,2,0\n"}, USAGE, "--logits 0: columns are numbered from 1"),
+    (["mse", "{dir}/n.csv", "--nan-policy", "raise"], {"n.csv": "a,b\n1,2\n3,nan\n"}, DATA, "n.csv:3: column \"b\": missing value 'nan' (--nan-policy raise"),
+    (["mse", "{dir}/n.csv", "--nan-policy", "raise"], {"n.csv": "a;b\n1;2\nnull;4\n"}, DATA, "n.csv:3: column \"a\": missing value 'null'"),
+    (["mse", "{dir}/eu.csv"], {"eu.csv": "a;b\n1,5;2\n"}, DATA, "eu.csv:2: column \"a\": '1,5' is not a number (a decimal comma? read it with --decimal ,)"),
+    (["mse", "{dir}/eu.csv", "--decimal", ","], {"eu.csv": "a;b\n1,5;2\n1.500;3\n"}, DATA, "eu.csv:3: column \"a\": '1.500' has a '.' but --decimal is ','"),
+    (["mse", "{dir}/a.zip"], {"a.zip": b"PK\x03\x04\x14\x00\x00\x00"}, DATA, "a.zip: compressed with zip; unpack it first"),
+    (["mse", "{dir}/a.zst"], {"a.zst": b"\x28\xb5\x2f\xfd\x00\x00"}, DATA, "a.zst: compressed with zstd; unpack it first"),
+    (["mse", "{dir}/t.bz2"], {"t.bz2": b"BZh9" + b"garbage" * 4}, DATA, "t.bz2: read failed near line 1"),
+    (["mse", "{dir}/t.xz"], {"t.xz": b"\xfd7zXZ\x00" + b"garbage" * 4}, DATA, "t.xz: read failed near line 1"),
+    (["xent", "1,2,3", "1", "--weight", "{dir}/w.csv"], {"w.csv": "1,2\n3,4\n"}, DATA, "--weight {dir}/w.csv: 2 rows of 2 numbers; give one number per line or one row"),
+    (["xent", "1,2,3", "1", "--weight", "{dir}/w.txt"], {"w.txt": "1\nx\n1\n"}, DATA, "w.txt:2: column 1: 'x' is not a number"),
 ]
 
 
@@ -102,7 +127,8 @@ def test_file_mistake_gives_one_line_and_exit_status(cli, tmp_path, argv, files,
     for name, content in files.items():
         path = tmp_path / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    assert_one_error_line(cli(*(a.replace("{dir}", str(tmp_path)) for a in argv), stdin=b"1,2\n"), status, fragment)
+    run = cli(*(a.replace("{dir}", str(tmp_path)) for a in argv), stdin=b"1,2\n")
+    assert_one_error_line(run, status, fragment.replace("{dir}", str(tmp_path)))
 
 
 def assert_one_error_line(run, status: int, fragment: str) -> None:
