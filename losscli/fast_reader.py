@@ -51,7 +51,7 @@ def _why_not() -> str | None:
         return "install losscli[fast] for the polars reader"
     limit = address_space_limit()
     if limit is not None and limit < MIN_ADDRESS_SPACE:
-        return f"address space limited to {limit >> 20} MB (ulimit -v); polars needs {MIN_ADDRESS_SPACE >> 30} GB"
+        return f"ulimit limits the address space to {limit >> 20} MB; polars needs {MIN_ADDRESS_SPACE >> 30} GB"
     return None
 
 
