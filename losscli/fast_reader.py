@@ -7,6 +7,12 @@ any block it cannot parse cleanly (a comment, a blank line, an odd field, a ragg
 returns None and is parsed again by the numpy path, which gives the exact value or the exact
 error message. Both parsers round every decimal correctly, so values are bit-identical.
 ``LOSSCLI_READER=numpy`` turns it off.
+
+It is also off where it cannot run safely: polars' runtime maps about 1.3 GB of address space
+for its threads and allocator, and under a lower ``ulimit -v`` it hangs or aborts (a Rust
+allocation failure ends the process; Python cannot catch it). And tables wider than
+``WIDE_COLUMNS`` go to numpy: polars' cost grows with the column count (2 rows of 1M columns
+took 54 s and 6.6 GB; numpy, 4 s and 0.2 GB), and from about 1,000 columns it is no faster.
 """
 
 from __future__ import annotations
@@ -18,17 +24,46 @@ import numpy as np
 
 BLOCK_BYTES = 2 << 20
 IN_FLIGHT = 2  # blocks parsed at once: one per core on the project's 2-core machines
+WIDE_COLUMNS = 1000  # wider tables are parsed by numpy (see above)
+MIN_ADDRESS_SPACE = 4 << 30  # polars needed 1.6 GB to read 200k rows on 2 cores; more threads need more
+
+
+def address_space_limit() -> int | None:
+    """The lowest soft limit on this process's address space in bytes (ulimit -v, -d), or None."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return None
+    limits = []
+    for kind in ("RLIMIT_AS", "RLIMIT_DATA"):
+        if hasattr(resource, kind):
+            soft = resource.getrlimit(getattr(resource, kind))[0]
+            if soft != resource.RLIM_INFINITY:
+                limits.append(soft)
+    return min(limits, default=None)
+
+
+def _why_not() -> str | None:
+    """Why polars is not used, or None when it is."""
+    if os.environ.get("LOSSCLI_READER", "auto") == "numpy":
+        return "LOSSCLI_READER=numpy"
+    if find_spec("polars") is None:
+        return "install losscli[fast] for the polars reader"
+    limit = address_space_limit()
+    if limit is not None and limit < MIN_ADDRESS_SPACE:
+        return f"ulimit limits the address space to {limit >> 20} MB; polars needs {MIN_ADDRESS_SPACE >> 30} GB"
+    return None
 
 
 def enabled() -> bool:
-    """polars is installed and not turned off with LOSSCLI_READER=numpy."""
-    return os.environ.get("LOSSCLI_READER", "auto") != "numpy" and find_spec("polars") is not None
+    """polars is installed, not turned off with LOSSCLI_READER=numpy, and has room to run."""
+    return _why_not() is None
 
 
 def describe() -> str:
     """Which reader parses tables, for ``losscli --version``."""
-    if not enabled():
-        why = "LOSSCLI_READER=numpy" if find_spec("polars") else "install losscli[fast] for the polars reader"
+    why = _why_not()
+    if why is not None:
         return f"reader: numpy.loadtxt ({why})"
     from importlib.metadata import version
 
@@ -47,20 +82,26 @@ def parse_block(
 
     Missing values (an empty field, ``NA``, ...) come back as nan, as the numpy path reads them;
     with ``strict_nan`` (``--nan-policy raise``) a block holding one is declined, so the numpy
-    path names its line.
+    path names its line. Any failure inside polars declines the block too.
     """
-    import polars as pl
-
     if decimal == "," and b"." in data:
         return None  # polars would read 1.5 as well as 1,5; the numpy path calls the point an error
-    schema = {f"c{i}": pl.Float64 for i in range(columns)}
     try:
-        frame = pl.read_csv(
-            data, has_header=False, separator=delimiter, schema=schema, quote_char='"',
-            null_values=NULL_WORDS, decimal_comma=decimal == ",",
-        )
-    except Exception:  # any polars complaint: the numpy path will parse it or name the error
-        return None
+        return _parse_block(data, columns, delimiter, decimal, strict_nan)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # any polars complaint, even a Rust panic (pyo3's PanicException is a
+        return None  # BaseException) or a failed allocation: numpy parses the block or names the error
+
+
+def _parse_block(data: bytes, columns: int, delimiter: str, decimal: str, strict_nan: bool) -> np.ndarray | None:
+    import polars as pl
+
+    schema = {f"c{i}": pl.Float64 for i in range(columns)}
+    frame = pl.read_csv(
+        data, has_header=False, separator=delimiter, schema=schema, quote_char='"',
+        null_values=NULL_WORDS, decimal_comma=decimal == ",",
+    )
     if frame.width != columns:
         return None
     if frame.null_count().sum_horizontal().item():

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import operator
 import zlib
 import os
 import stat
@@ -38,6 +40,8 @@ from .inputs import (
 
 BLOCK_BYTES = 1 << 20
 MAX_LINE_BYTES = 64 << 20  # a "line" longer than this is not a table row
+LONG_TEXT = 2 * BLOCK_BYTES  # a block this long holds a very long line: parsed in pieces
+PIECE_CHARS = 1 << 20  # loadtxt needs about 10 bytes per character it is given
 SAMPLE_LINES = 50  # lines looked at to detect the delimiter and the numeric columns
 DELIMITERS = {",": ",", "\t": "\t", ";": ";", "|": "|"}
 DELIMITER_NAMES = {
@@ -290,6 +294,15 @@ def split_fields(line: str, delimiter: str | None) -> list[str]:
     return [f.strip() for f in line.split(delimiter)]
 
 
+def _line_end(data: bytes) -> bytes | None:
+    """How the lines of a file end, from its first bytes (None while no line has ended)."""
+    if b"\n" in data:
+        return b"\n"
+    if 0 <= data.find(b"\r") < len(data) - 1:  # a last \r may be the first half of \r\n
+        return b"\r"
+    return None
+
+
 def detect_delimiter(lines: list[str]) -> str | None:
     """The delimiter that splits every sample line into the same number (>1) of fields."""
     for delimiter in DELIMITERS.values():
@@ -337,6 +350,7 @@ class DelimitedTable:
     def __post_init__(self) -> None:
         self._line = 1  # line number of the next unread line
         self._pending = b""
+        self._line_end: bytes | None = None  # b"\n" (also CRLF) or b"\r" (old Mac files); None until seen
         self._bytes_read = 0
         self._first_text = self._read_text()
         if self.decimal == ",":
@@ -352,7 +366,13 @@ class DelimitedTable:
     # -- reading ----------------------------------------------------------------------------
 
     def _read_chunk(self, size: int = BLOCK_BYTES) -> bytes | None:
-        """The next run of whole lines, about ``size`` bytes, undecoded (None at the end)."""
+        """The next run of whole lines, about ``size`` bytes, undecoded (None at the end).
+
+        Lines end in ``\n`` as they are given to the parsers: a file whose lines end in a lone
+        ``\r`` has them translated, so that it streams and its line numbers count.
+        """
+        pieces = [self._pending]  # joined once: adding each read to the last would copy a long line many times
+        held = len(self._pending)
         while True:
             try:
                 raw = self.stream.read(size)
@@ -361,18 +381,24 @@ class DelimitedTable:
             self._bytes_read += len(raw)
             if self.on_progress is not None:
                 self.on_progress(self._bytes_read)
-            data = self._pending + raw
             if not raw:
                 self._pending = b""
-                return data or None
-            cut = data.rfind(b"\n")
+                return self._as_lines(b"".join(pieces)) or None
+            if self._line_end is None:
+                self._line_end = _line_end(raw)
+            cut = raw.rfind(self._line_end) if self._line_end else -1
             if cut < 0:
-                if len(data) > MAX_LINE_BYTES:
+                pieces.append(raw)
+                held += len(raw)
+                if held > MAX_LINE_BYTES:
                     raise DataError(f"{self.source.name}:{self._line}: line is longer than {MAX_LINE_BYTES >> 20} MB")
-                self._pending = data
                 continue
-            self._pending = data[cut + 1 :]
-            return data[: cut + 1]
+            pieces.append(raw[: cut + 1])
+            self._pending = raw[cut + 1 :]
+            return self._as_lines(b"".join(pieces))
+
+    def _as_lines(self, data: bytes) -> bytes:
+        return data.replace(b"\r", b"\n") if self._line_end == b"\r" or b"\n" not in data else data
 
     def _read_text(self) -> str | None:
         data = self._read_chunk()
@@ -508,7 +534,12 @@ class DelimitedTable:
         """The data rows, block by block, as float64 arrays of the ``usecols`` columns."""
         from . import fast_reader
 
-        fast = fast_reader.enabled() and self.delimiter is not None and all(self.numeric)
+        fast = (
+            fast_reader.enabled()
+            and self.delimiter is not None
+            and all(self.numeric)
+            and len(self.columns) <= fast_reader.WIDE_COLUMNS
+        )
         rows = 0
         for block in self._fast_blocks(usecols) if fast else self._numpy_blocks(usecols):
             rows += block.values.shape[0]
@@ -521,7 +552,7 @@ class DelimitedTable:
         self._first_text = None
         while text is not None:
             first_line = self._line
-            values = self._parse(text, first_line, usecols)
+            values = self._parse_text(text, first_line, usecols)
             self._line += text.count("\n")
             if values.shape[0]:
                 yield Block(values, first_line)
@@ -530,7 +561,7 @@ class DelimitedTable:
     def _fast_blocks(self, usecols: list[int]) -> Iterator[Block]:
         """polars parses blocks on worker threads, in order; a block it declines goes to numpy."""
         from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import Future, ThreadPoolExecutor
 
         from .fast_reader import BLOCK_BYTES as FAST_BYTES, IN_FLIGHT, parse_block
 
@@ -544,7 +575,7 @@ class DelimitedTable:
             first_line = self._line
             values = future.result()
             if values is None:
-                values = self._parse(self._decode(chunk, first_line), first_line, list(range(columns)))
+                values = self._parse_text(self._decode(chunk, first_line), first_line, list(range(columns)))
                 self._line += chunk.count(b"\n")
             else:
                 # polars accepts a block only if every line is a row: no need to count newlines.
@@ -552,9 +583,17 @@ class DelimitedTable:
             values = values[:, usecols]
             return Block(values, first_line) if values.shape[0] else None
 
+        def submitted(pool: ThreadPoolExecutor, chunk: bytes) -> Future:
+            try:
+                return pool.submit(parse_block, chunk, columns, self.delimiter, self.decimal, self.nan_policy == "raise")
+            except RuntimeError:  # "can't start new thread" (a thread or memory limit): numpy parses it
+                declined: Future = Future()
+                declined.set_result(None)
+                return declined
+
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             while data is not None:
-                pending.append((pool.submit(parse_block, data, columns, self.delimiter, self.decimal, self.nan_policy == "raise"), data))
+                pending.append((submitted(pool, data), data))
                 if len(pending) >= IN_FLIGHT:
                     block = finished()
                     if block is not None:
@@ -568,6 +607,78 @@ class DelimitedTable:
     def _no_rows(self) -> None:
         only = ", only a header" if self.has_header else ""
         raise DataError(f"{self.source.name}: no data rows{only}")
+
+    def _parse_text(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
+        """The rows of a block of whole lines; very long lines are parsed in pieces."""
+        try:
+            if len(text) > LONG_TEXT and all(self.numeric):
+                return self._parse_long_lines(text, first_line, usecols)
+            return self._parse(text, first_line, usecols)
+        except MemoryError:
+            last = first_line + max(text.count("\n") - 1, 0)
+            raise DataError(
+                f"{self.source.name}:{first_line}-{last}: not enough memory to parse these lines"
+                f" ({len(text) >> 20} MB)"
+            ) from None
+
+    def _parse_long_lines(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
+        """Rows of a block holding lines too long for one loadtxt call, which needs ~10 bytes per
+        character (a 60 MB row took 0.8 GB): such a line goes to loadtxt in pieces cut at
+        delimiters; runs of shorter lines go to it whole."""
+        every = len(usecols) == len(self.columns) and all(map(operator.eq, usecols, itertools.count()))
+        parts = []
+        short: list[str] = []  # a run of lines below a long one, and the number of its first line
+        short_from = first_line
+        for number, line in enumerate(text.split("\n"), start=first_line):
+            if len(line) <= PIECE_CHARS:
+                short.append(line)
+                continue
+            if short:
+                parts.append(self._parse("\n".join(short) + "\n", short_from, usecols))
+                short = []
+            short_from = number + 1
+            content = _content(line)
+            if content:
+                row = self._parse_long_line(content, number)
+                parts.append(row[None] if every else row[None, usecols])
+        if short:
+            parts.append(self._parse("\n".join(short), short_from, usecols))
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty((0, len(usecols)))
+
+    def _parse_long_line(self, content: str, number: int) -> np.ndarray:
+        row = np.empty(len(self.columns))
+        filled = start = 0
+        while start < len(content):
+            end = start + PIECE_CHARS
+            if end >= len(content):
+                end = len(content)
+            elif self.delimiter is None:
+                end = max(content.rfind(" ", start, end), content.rfind("\t", start, end))
+            else:
+                end = content.rfind(self.delimiter, start, end)
+            if end <= start:  # no delimiter in a whole piece: not a row of numbers
+                return self._parse_exactly(content, number, range(len(self.columns)))[0]
+            piece = content[start:end]
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    values = np.loadtxt(
+                        io.StringIO(piece), delimiter=self.delimiter, comments=None, ndmin=1,
+                        dtype=np.float64, quotechar='"' if '"' in piece else None,
+                    )
+            except ValueError:
+                values = None
+            if values is None or values.ndim != 1 or filled + values.size > row.size:
+                # The line-by-line parse names the fault, or accepts what loadtxt would not.
+                return self._parse_exactly(content, number, range(len(self.columns)))[0]
+            row[filled : filled + values.size] = values
+            filled += values.size
+            start = end + 1
+        if filled != row.size:
+            return self._parse_exactly(content, number, range(len(self.columns)))[0]
+        return row
 
     def _parse(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
         all_numeric = all(self.numeric)
