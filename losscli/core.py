@@ -208,7 +208,7 @@ class RangeCount:
         at = int(np.argmax(lost.ravel()))
         row = int(rows[at // (lost.size // len(rows))]) + 1
         if self.first is None or row < self.first[0]:
-            self.first = (row, float(given.ravel()[at]), "inf" if np.isinf(narrowed.ravel()[at]) else "0")
+            self.first = (row, float(given.ravel()[at]), f"{float(narrowed.ravel()[at]):g}")
 
     def note(self, dtype) -> list[str]:
         if not self.count:
@@ -216,7 +216,7 @@ class RangeCount:
         row, value, became = self.first
         more = f" ({self.count} values in all)" if self.count > 1 else ""
         return [
-            f"row {row}: {value:.17g} is out of the {dtype} range and became {became}{more}; "
+            f"row {row}: {value!r} is out of the {dtype} range and became {became}{more}; "
             "--dtype float64 keeps it"
         ]
 
@@ -323,7 +323,8 @@ class ElementwiseAccumulator:
         check_same_shape(prediction, target)
         self.dtype = self.dtype or np.result_type(prediction, target)
         given = (prediction.ravel(), target.ravel())
-        prediction, target = (values.astype(self.dtype, copy=False) for values in given)
+        with np.errstate(over="ignore"):  # a value beyond float32: inf, counted below
+            prediction, target = (values.astype(self.dtype, copy=False) for values in given)
         rows = np.arange(self.rows_seen, self.rows_seen + prediction.size)
         self.rows_seen += prediction.size
         diff, terms = elementwise_terms(self.spec, prediction, target)
@@ -908,9 +909,10 @@ class CrossEntropyAccumulator:
                 f"row {self.rows_seen + 1}: the targets or the class count change within the input"
             )
         given = (logits, target)
-        logits = logits.astype(self.dtype, copy=False)
-        if kind == "probs":
-            target = target.astype(self.dtype, copy=False)
+        with np.errstate(over="ignore"):  # a value beyond float32: inf, counted below
+            logits = logits.astype(self.dtype, copy=False)
+            if kind == "probs":
+                target = target.astype(self.dtype, copy=False)
         rows = np.arange(self.rows_seen, self.rows_seen + logits.shape[0])
         self.rows_seen += logits.shape[0]
         for values, narrowed in zip(given, (logits, target)):
