@@ -5,6 +5,19 @@ raises ``DataError``/``UsageError`` with a message naming the row or option at f
 a ``LossResult``. ``ELEMENTWISE_LOSSES`` is the registry of element-wise losses: adding one there
 adds its API function, its subcommand and its generic property tests. The formulas are those of
 ``nn.L1Loss``, ``nn.MSELoss``, ``nn.CrossEntropyLoss`` and ``torch.softmax``.
+
+Order of operations. Where PyTorch's CPU kernels are cheap to follow they are followed: softmax
+along the last dim multiplies by ``1/Σ`` (along another dim it divides), log-softmax is
+``(x − max) − log Σ``, and float32 ``exp``/``log`` are taken in float64 and rounded (PyTorch's
+vectorised float32 exp is closer to that than to numpy's float32 exp). Two things are not
+followed: the elementary functions themselves (PyTorch's SLEEF exp can differ from numpy's by an
+ulp) and the order of long sums, which in PyTorch depends on the CPU's vector width and threads.
+The reduced sums here (Σ terms, and Σ w[y] for cross-entropy) are instead one fixed order,
+whatever the reader or block size: float64 pairwise sums of chunks of ``ChunkedSum.CHUNK``
+values counted from the first row, added exactly (``math.fsum``); float32 input is summed in
+float64 and rounded once. The within-row sums of softmax (Σ over classes) are numpy's sums in
+the input's dtype: left to right for fewer than 8 classes, as PyTorch sums a row shorter than
+its vector width; pairwise beyond.
 """
 
 from __future__ import annotations
@@ -726,7 +739,13 @@ def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int, fi
 
 def _check_probabilities(target: np.ndarray, positions: np.ndarray) -> None:
     rows = target.reshape(-1, target.shape[-1])
-    for row, probabilities in zip((positions + 1).tolist(), rows):
+    with np.errstate(all="ignore"):
+        totals = rows.sum(axis=1, dtype=np.float64)
+        bad = ~np.isfinite(totals) | (rows < 0).any(axis=1) | (np.abs(totals - 1) > PROBABILITY_SUM_TOLERANCE)
+    if not bad.any():  # the common case, without a Python loop over the rows
+        return
+    first = int(np.argmax(bad))
+    for row, probabilities in zip((positions[first:] + 1).tolist(), rows[first:]):
         if not np.all(np.isfinite(probabilities)):
             raise DataError(f"target row {row}: probabilities must be finite")
         if np.any(probabilities < 0):
