@@ -12,6 +12,7 @@ import sys
 from contextvars import ContextVar
 from dataclasses import replace
 from enum import Enum
+from functools import partial
 from typing import Annotated, Optional
 
 import numpy as np
@@ -307,23 +308,25 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         arguments = positional(env, [prediction, target], spec.name, delimiter, decimal)
         concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
         sources = readers.sources_of(arguments)
+        literal_notes: list[str] = []  # inline values out of the dtype's range
         if len(arguments) == 2 and sources == [None, None]:
-            x = parse_inline(arguments[0], "prediction", dtype.value)
-            y = parse_inline(arguments[1], "target", dtype.value)
+            x = parse_inline(arguments[0], "prediction", dtype.value, literal_notes)
+            y = parse_inline(arguments[1], "target", dtype.value, literal_notes)
             result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value)
+            result = replace(result, notes=(*literal_notes, *result.notes))
             emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
         progress = progress_for(env, sources, quiet)
         with progress:
             options = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
-            blocks = readers.elementwise_blocks(arguments, sources, parse_inline, options, pred_column, target_column)
+            inline = partial(parse_inline, dtype=dtype.value, notes=literal_notes)
+            blocks = readers.elementwise_blocks(arguments, sources, inline, options, pred_column, target_column)
             announce(env, options, quiet)
             accumulator = core.ElementwiseAccumulator(
                 spec.name, reduction.value, keep_rows=keep_rows(concrete, rows, all_rows),
-                nan_policy=nan_policy.value, with_grad=grad,
+                nan_policy=nan_policy.value, with_grad=grad, dtype=dtype.value, input_notes=literal_notes,
             )
-            cast = ((p.astype(dtype.value, copy=False), t.astype(dtype.value, copy=False)) for p, t in blocks)
-            stream(env, accumulator, cast, progress, fmt=concrete, grad=grad, digits=digits,
+            stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=digits,
                    max_rows=None if all_rows else rows, quiet=quiet, reading=options)
 
     app.command(spec.name, cls=Command, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
@@ -457,12 +460,14 @@ def xent(
     def checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if class_names is not None and len(class_names) != x.shape[-1]:
             raise UsageError(f"--classes names {len(class_names)} classes but the logits have {x.shape[-1]}")
-        x = x.astype(dtype.value, copy=False)
-        return x, (y.astype(dtype.value) if y.shape == x.shape else y)
+        return x, y
 
+    literal_notes: list[str] = []  # inline values out of the dtype's range
     if len(arguments) == 2 and sources == [None, None]:
-        x, y = checked(parse_inline(arguments[0], "logits"), parse_labels(arguments[1], class_names))
-        result = with_notes(core.cross_entropy(x, y, reduction=reduction.value, **options), shadowed_indices_note(class_names))
+        x, y = checked(parse_inline(arguments[0], "logits", dtype.value, literal_notes), parse_labels(arguments[1], class_names))
+        y = y.astype(dtype.value) if y.shape == x.shape else y
+        result = core.cross_entropy(x, y, reduction=reduction.value, **options)
+        result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
         return
     progress = progress_for(env, sources, quiet)
@@ -470,11 +475,13 @@ def xent(
         reading = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
         blocks, names = readers.xent_blocks(
             arguments, sources, reading,
-            lambda text: parse_inline(text, "logits"), parse_labels, target_column, logits_columns, class_names,
+            lambda text: parse_inline(text, "logits", notes=literal_notes), parse_labels, target_column,
+            logits_columns, class_names,
         )
         announce(env, reading, quiet)
         accumulator = core.CrossEntropyAccumulator(
-            reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad, **options
+            reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad,
+            dtype=dtype.value, input_notes=literal_notes, **options
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
@@ -511,10 +518,11 @@ def softmax(
     arguments = positional(env, [values], "softmax", delimiter, decimal)
     source = readers.sources_of(arguments)[0] if arguments else readers.STDIN
     input_columns = None
+    literal_notes: list[str] = []  # inline values out of the dtype's range
     if source is None:
         if logits_columns is not None:
             raise UsageError("--logits picks columns of a table; the input here is inline values")
-        x = parse_inline(arguments[0], "input", dtype.value)
+        x = parse_inline(arguments[0], "input", dtype.value, literal_notes)
     else:
         concrete = resolve_format(fmt, env)
         progress = progress_for(env, [source], quiet)
@@ -534,6 +542,7 @@ def softmax(
             x = (x if isinstance(x, np.ndarray) else np.concatenate(list(x))).astype(dtype.value, copy=False)
             input_columns = reading.report.columns
     result = core.softmax(x, dim=dim, temperature=temperature, log=log)
+    result = with_notes(result, tuple(literal_notes))
     if input_columns:
         result = replace(result, input_columns=dict(input_columns))
     emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet)

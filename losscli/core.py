@@ -5,6 +5,19 @@ raises ``DataError``/``UsageError`` with a message naming the row or option at f
 a ``LossResult``. ``ELEMENTWISE_LOSSES`` is the registry of element-wise losses: adding one there
 adds its API function, its subcommand and its generic property tests. The formulas are those of
 ``nn.L1Loss``, ``nn.MSELoss``, ``nn.CrossEntropyLoss`` and ``torch.softmax``.
+
+Order of operations. Where PyTorch's CPU kernels are cheap to follow they are followed: softmax
+along the last dim multiplies by ``1/Σ`` (along another dim it divides), log-softmax is
+``(x − max) − log Σ``, and float32 ``exp``/``log`` are taken in float64 and rounded (PyTorch's
+vectorised float32 exp is closer to that than to numpy's float32 exp). Two things are not
+followed: the elementary functions themselves (PyTorch's SLEEF exp can differ from numpy's by an
+ulp) and the order of long sums, which in PyTorch depends on the CPU's vector width and threads.
+The reduced sums here (Σ terms, and Σ w[y] for cross-entropy) are instead one fixed order,
+whatever the reader or block size: float64 pairwise sums of chunks of ``ChunkedSum.CHUNK``
+values counted from the first row, added exactly (``math.fsum``); float32 input is summed in
+float64 and rounded once. The within-row sums of softmax (Σ over classes) are numpy's sums in
+the input's dtype: left to right for fewer than 8 classes, as PyTorch sums a row shorter than
+its vector width; pairwise beyond.
 """
 
 from __future__ import annotations
@@ -139,16 +152,29 @@ class NanCount:
         self.policy = policy
         self.kept = 0  # rows with nan left in (propagate)
         self.omitted = 0
+        self.computed = 0  # of those, rows whose nan the computation made (inf − inf, inf·0)
+        self.how = ""  # what made it, for the note
         self.first_row: int | None = None
 
-    def rows_to_keep(self, missing: np.ndarray, rows: np.ndarray, what: str) -> np.ndarray | None:
-        """A mask of the rows to keep, or None to keep them all; raises under ``raise``."""
+    def rows_to_keep(
+        self, missing: np.ndarray, rows: np.ndarray, what: str, computed: np.ndarray | None = None, how: str = ""
+    ) -> np.ndarray | None:
+        """A mask of the rows to keep, or None to keep them all; raises under ``raise``.
+
+        ``computed`` marks the rows whose nan comes from the computation (``how``), not the input.
+        """
         if not missing.any():
             return None
-        first = int(rows[np.argmax(missing)]) + 1
+        at = int(np.argmax(missing))
+        first = int(rows[at]) + 1
+        made = computed is not None and bool(computed[at])
         if self.policy == "raise":
-            raise DataError(f"row {first}: nan in {what} (--nan-policy raise)")
-        self.first_row = self.first_row or first
+            cause = f"{how}, which is nan" if made else f"nan in {what}"
+            raise DataError(f"row {first}: {cause} (--nan-policy raise)")
+        self.first_row = first if self.first_row is None else min(self.first_row, first)
+        if computed is not None and (missing & computed).any():
+            self.computed += int((missing & computed).sum())
+            self.how = how
         if self.policy == "propagate":
             self.kept += int(missing.sum())
             return None
@@ -158,31 +184,78 @@ class NanCount:
     def note(self) -> list[str]:
         if not self.kept:
             return []
-        return [f"{_rows(self.kept)} with nan (first: row {self.first_row}), so the result is nan; --nan-policy omit skips them"]
+        made = ""
+        if self.computed:
+            share = "" if self.computed == self.kept else f"{self.computed} of them "
+            made = f"; {share}made by the computation: {self.how}"
+        return [
+            f"{_rows(self.kept)} with nan (first: row {self.first_row}{made}), so the result is nan; "
+            "--nan-policy omit skips them"
+        ]
+
+
+class RangeCount:
+    """Input values that a narrower ``--dtype`` turns into inf (overflow) or 0 (underflow)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: tuple[int, float, str] | None = None  # (1-based row, value, what became of it)
+
+    def check(self, given: np.ndarray, narrowed: np.ndarray, rows: np.ndarray, overflow: bool) -> None:
+        """Count the values of ``given`` that ``narrowed`` (its cast) lost; ``rows`` are 0-based, one per row.
+
+        Overflow is looked for only when ``overflow`` (the caller saw a non-finite sum); underflow
+        leaves no trace in the sums, so zero counts are compared (only when the dtype narrows).
+        """
+        if narrowed.dtype == given.dtype:
+            return
+        lost = None
+        if np.count_nonzero(narrowed) != np.count_nonzero(given):
+            lost = (narrowed == 0) & (given != 0)
+        if overflow:
+            overflowed = np.isinf(narrowed) & np.isfinite(given)
+            lost = overflowed if lost is None else lost | overflowed
+        if lost is None or not lost.any():
+            return
+        self.count += int(lost.sum())
+        at = int(np.argmax(lost.ravel()))
+        row = int(rows[at // (lost.size // len(rows))]) + 1
+        if self.first is None or row < self.first[0]:
+            self.first = (row, float(given.ravel()[at]), f"{float(narrowed.ravel()[at]):g}")
+
+    def note(self, dtype) -> list[str]:
+        if not self.count:
+            return []
+        row, value, became = self.first
+        more = f" ({self.count} values in all)" if self.count > 1 else ""
+        return [
+            f"row {row}: {value!r} is out of the {dtype} range and became {became}{more}; "
+            "--dtype float64 keeps it"
+        ]
 
 
 class InfCount:
-    """Rows whose input holds ±inf and whose term is therefore inf or nan (kept, as PyTorch gives it)."""
+    """Rows whose input holds ±inf and whose term is therefore inf (kept, as PyTorch gives it).
+
+    A term that became nan (inf − inf) is ``NanCount``'s: ``--nan-policy`` applies to it.
+    """
 
     def __init__(self) -> None:
         self.rows = 0
         self.first_row: int | None = None
-        self.kinds: set[str] = set()
 
     def add(self, infinite: np.ndarray, terms: np.ndarray, rows: np.ndarray) -> None:
-        hit = infinite & ~np.isfinite(terms)
+        hit = infinite & np.isinf(terms)
         if not hit.any():
             return
         self.rows += int(hit.sum())
         self.first_row = self.first_row or int(rows[np.argmax(hit)]) + 1
-        self.kinds |= {"nan" if np.isnan(term) else "inf" for term in np.unique(terms[hit])}
 
     def note(self) -> list[str]:
         if not self.rows:
             return []
-        what = " or ".join(kind for kind in ("inf", "nan") if kind in self.kinds)
         subject = "its term is" if self.rows == 1 else "their terms are"
-        return [f"{_rows(self.rows)} with inf (first: row {self.first_row}), so {subject} {what}, as PyTorch gives it"]
+        return [f"{_rows(self.rows)} with inf (first: row {self.first_row}), so {subject} inf, as PyTorch gives it"]
 
 
 @dataclass
@@ -263,6 +336,8 @@ class ElementwiseAccumulator:
         keep_rows: int | None = None,
         nan_policy: str = "propagate",
         with_grad: bool = True,
+        dtype: str | None = None,
+        input_notes: list[str] | None = None,
     ):
         check_reduction(reduction)
         self.spec = ELEMENTWISE_LOSSES[name]
@@ -270,12 +345,15 @@ class ElementwiseAccumulator:
         self.nan_count = NanCount(nan_policy)
         self.inf_count = InfCount()
         self.with_grad = with_grad  # the gradient costs a pass over every row: only when shown
-        self.dtype: np.dtype | None = None
+        # Blocks are cast to ``dtype`` here, so that values it cannot hold are counted.
+        self.dtype: np.dtype | None = None if dtype is None else np.dtype(dtype)
+        self.out_of_range = RangeCount()
+        self.input_notes = input_notes if input_notes is not None else []  # read at the end
         self.n = 0
         self.rows_seen = 0
         self.overflows = 0
         self.first_overflow_row: int | None = None
-        self._partials: list[float] = []
+        self._sum = ChunkedSum()
         self._window = HeadTail(keep_rows, lambda b: b.terms.size, _slice, _concat)
         # Omitted rows are given back with the result only when it holds every row.
         self._omitted: list[OmittedRows] | None = [] if keep_rows is None else None
@@ -284,33 +362,37 @@ class ElementwiseAccumulator:
         prediction = as_float_array(prediction, "prediction")
         target = as_float_array(target, "target")
         check_same_shape(prediction, target)
-        dtype = np.result_type(prediction, target)
-        self.dtype = self.dtype or dtype
-        prediction = prediction.astype(self.dtype, copy=False).ravel()
-        target = target.astype(self.dtype, copy=False).ravel()
+        self.dtype = self.dtype or np.result_type(prediction, target)
+        given = (prediction.ravel(), target.ravel())
+        with np.errstate(over="ignore"):  # a value beyond float32: inf, counted below
+            prediction, target = (values.astype(self.dtype, copy=False) for values in given)
         rows = np.arange(self.rows_seen, self.rows_seen + prediction.size)
         self.rows_seen += prediction.size
         omitted = None
         diff, terms = elementwise_terms(self.spec, prediction, target)
         with np.errstate(all="ignore"):
-            # float64 partial sums even for float32 input: a file's blocks and the same numbers
-            # inline then give the same float32 answer.
             total = terms.sum(dtype=np.float64)
+        for values, narrowed in zip(given, (prediction, target)):
+            self.out_of_range.check(values, narrowed, rows, overflow=not np.isfinite(total))
         if not np.isfinite(total):
             # Only a block whose sum is nan or inf can hold nan or an overflow: look only then.
-            prediction, target, rows, diff, terms, total, omitted = self._non_finite(prediction, target, rows, diff, terms)
+            prediction, target, rows, diff, terms, omitted = self._non_finite(prediction, target, rows, diff, terms)
         with np.errstate(all="ignore"):
             grad = self.spec.term_grad(diff) if self.with_grad else None
         block = BlockTerms(prediction, target, diff, terms, grad, rows, omitted)
         if omitted is not None and self._omitted is not None:
             self._omitted.append(omitted)
         self.n += terms.size
-        self._partials.append(float(total))
+        self._sum.add(terms)
         self._window.add(block)
         return block
 
     def _non_finite(self, prediction, target, rows, diff, terms):
-        keep = self.nan_count.rows_to_keep(np.isnan(prediction) | np.isnan(target), rows, "the input")
+        given = np.isnan(prediction) | np.isnan(target)
+        # ŷ − y of inf and inf is nan although no input is: --nan-policy covers it too.
+        keep = self.nan_count.rows_to_keep(
+            np.isnan(terms), rows, "the input", computed=~given, how="ŷ − y is inf − inf"
+        )
         omitted = None
         if keep is not None:
             omitted = OmittedRows(rows[~keep], {"pred": prediction[~keep], "target": target[~keep]})
@@ -321,9 +403,7 @@ class ElementwiseAccumulator:
         if overflowed.any():
             self.overflows += int(overflowed.sum())
             self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
-        with np.errstate(all="ignore"):
-            total = terms.sum(dtype=np.float64)
-        return prediction, target, rows, diff, terms, total, omitted
+        return prediction, target, rows, diff, terms, omitted
 
     def scale_grad(self, grad: np.ndarray) -> np.ndarray:
         """A block's gradient once every row is in: divided by n for mean."""
@@ -374,13 +454,13 @@ class ElementwiseAccumulator:
         dtype = self.dtype
         kept = self._window.kept()
         with np.errstate(all="ignore"):
-            total = dtype.type(_accurate_sum(self._partials))
+            total = dtype.type(self._sum.total())
             if self.reduction == "none":
                 value = kept.terms
             else:
                 value = total / dtype.type(self.n) if self.reduction == "mean" else total
         grad = None if kept.grad is None else self.scale_grad(kept.grad)
-        notes = []
+        notes = [*self.input_notes, *self.out_of_range.note(dtype)]
         if self.overflows:
             notes.append(
                 f"{self.overflows} term{'s' if self.overflows > 1 else ''} overflowed to inf (first: row "
@@ -415,6 +495,46 @@ def _accurate_sum(partials: list[float]) -> float:
         return math.fsum(partials)
     except (OverflowError, ValueError):
         return float(np.sum(partials))
+
+
+class ChunkedSum:
+    """A sum over a stream of blocks that does not depend on where the blocks end.
+
+    The values are cut into chunks of ``CHUNK`` values counted from the start of the stream
+    (a block's leftover is carried into the next one); each chunk is summed pairwise in float64
+    (numpy's order, which depends only on the chunk) and the chunk sums are added exactly
+    (``math.fsum``). So every reader, block size and the inline path give the same bits.
+
+    >>> whole, split = ChunkedSum(), ChunkedSum()
+    >>> values = np.random.default_rng(0).random(40_000)
+    >>> whole.add(values); split.add(values[:777]); split.add(values[777:])
+    >>> whole.total() == split.total()
+    True
+    """
+
+    CHUNK = 1 << 14
+
+    def __init__(self) -> None:
+        self._chunk_sums: list[float] = []
+        self._carry = np.empty(0)
+
+    def add(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64).ravel()
+        with np.errstate(all="ignore"):
+            if self._carry.size:
+                room = self.CHUNK - self._carry.size
+                self._carry = np.concatenate((self._carry, values[:room]))
+                values = values[room:]
+                if self._carry.size < self.CHUNK:
+                    return
+                self._chunk_sums.append(float(self._carry.sum()))
+            whole = values.size - values.size % self.CHUNK
+            self._chunk_sums += [float(values[i : i + self.CHUNK].sum()) for i in range(0, whole, self.CHUNK)]
+        self._carry = values[whole:].copy()
+
+    def total(self) -> float:
+        with np.errstate(all="ignore"):
+            return _accurate_sum(self._chunk_sums + [float(self._carry.sum())])
 
 
 def elementwise_terms(spec: ElementwiseLoss, prediction: np.ndarray, target: np.ndarray):
@@ -467,6 +587,15 @@ def mse(prediction, target, *, reduction: str = "mean") -> LossResult:
 # softmax
 
 
+def _exp(x: np.ndarray) -> np.ndarray:
+    # numpy's float32 exp is up to an ulp off; float64 rounded to float32 is what PyTorch gives more often.
+    return np.exp(x.astype(np.float64)).astype(np.float32) if x.dtype == np.float32 else np.exp(x)
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    return np.log(x.astype(np.float64)).astype(np.float32) if x.dtype == np.float32 else np.log(x)
+
+
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Stable ``x − max − log Σ exp(x − max)``; finite where the naive formula overflows.
 
@@ -475,7 +604,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """
     with np.errstate(all="ignore"):
         shifted = x - np.max(x, axis=axis, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        return shifted - _log(np.sum(_exp(shifted), axis=axis, keepdims=True))
 
 
 def _check_dim(x: np.ndarray, dim: int) -> int:
@@ -536,10 +665,14 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
     with np.errstate(all="ignore"):
         scaled = x / x.dtype.type(temperature) if temperature != 1 else x
         shifted = scaled - np.max(scaled, axis=axis, keepdims=True)
-        exp_shifted = np.exp(shifted)
+        exp_shifted = _exp(shifted)
         denominator = np.sum(exp_shifted, axis=axis, keepdims=True)
-        probabilities = exp_shifted / denominator
-        log_probabilities = shifted - np.log(denominator)
+        if axis == x.ndim - 1:
+            # PyTorch's kernel along the last dim multiplies by 1/Σ; along another dim it divides.
+            probabilities = exp_shifted * (1 / denominator)
+        else:
+            probabilities = exp_shifted / denominator
+        log_probabilities = shifted - _log(denominator)
     value = log_probabilities if log else probabilities
     notes = []
     if not np.isfinite(probabilities).all():
@@ -587,7 +720,7 @@ class SoftmaxAccumulator:
 
     >>> acc = SoftmaxAccumulator()
     >>> acc.add_block(np.array([[1.0, 2.0], [3.0, 3.0]])).terms.tolist()
-    [[0.2689414213699951, 0.7310585786300049], [0.5, 0.5]]
+    [[0.26894142136999516, 0.7310585786300049], [0.5, 0.5]]
     """
 
     reduction = "none"
@@ -690,7 +823,13 @@ def _check_class_indices(target: np.ndarray, classes: int, ignore_index: int, fi
 
 def _check_probabilities(target: np.ndarray, positions: np.ndarray) -> None:
     rows = target.reshape(-1, target.shape[-1])
-    for row, probabilities in zip((positions + 1).tolist(), rows):
+    with np.errstate(all="ignore"):
+        totals = rows.sum(axis=1, dtype=np.float64)
+        bad = ~np.isfinite(totals) | (rows < 0).any(axis=1) | (np.abs(totals - 1) > PROBABILITY_SUM_TOLERANCE)
+    if not bad.any():  # the common case, without a Python loop over the rows
+        return
+    first = int(np.argmax(bad))
+    for row, probabilities in zip((positions[first:] + 1).tolist(), rows[first:]):
         if not np.all(np.isfinite(probabilities)):
             raise DataError.at_row(row, "probabilities must be finite")
         if np.any(probabilities < 0):
@@ -734,12 +873,19 @@ def _looks_like_probabilities(rows: np.ndarray) -> bool:
     )
 
 
-def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_grad, positions):
-    """Per-sample terms, gradient (unscaled), table columns and the mean's denominator part.
+# In the unscaled gradient of a mean, an ignored sample's row is all −0.0: a scored row never is
+# (its other classes get +0.0 or more), so ``scale_grad`` can keep ignored rows at 0 even when the
+# mean divides by 0 and every scored row becomes nan (as in PyTorch).
+_IGNORED_ROW_GRAD = -0.0
+
+
+def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_grad, positions, ignored_grad=0.0):
+    """Per-sample terms, gradient (unscaled), table columns and ``w[y]`` (the mean's denominator terms).
 
     ``rows`` is (N, C) and free of nan where nan is not wanted; ``weights`` is all ones when no
-    weights were given; ``positions`` are the rows' places in the whole input, for messages.
-    The formulas are those of semantics.md, sample by sample.
+    weights were given; ``positions`` are the rows' places in the whole input, for messages;
+    ``ignored_grad`` fills the gradient of ignored samples. The formulas are those of
+    semantics.md, sample by sample.
     """
     samples, classes = rows.shape
     dtype = rows.dtype
@@ -759,14 +905,13 @@ def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_gra
             if eps:
                 terms = terms + (eps / classes) * np.sum(-lp * weights, axis=1)
             terms = np.where(valid, terms, dtype.type(0))
-            denominator = w_y.sum(dtype=np.float64)
             if with_grad:
                 one_hot = np.zeros_like(rows)
                 one_hot[picked[valid], labels[valid]] = 1
                 grad = (1 - eps) * w_y[:, None] * (p - one_hot)
                 if eps:
                     grad = grad + (eps / classes) * (weights.sum() * p - weights)
-                grad = np.where(valid[:, None], grad, dtype.type(0))
+                grad = np.where(valid[:, None], grad, dtype.type(ignored_grad))
             columns += [
                 Column("target", "y", np.where(valid, labels, np.int64(ignore_index))),
                 Column("p_target", "p[y]", np.where(valid, p[picked, safe], np.nan)),
@@ -779,20 +924,19 @@ def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_gra
             smoothed = (1 - eps) * probabilities + eps / classes
             weighted = weights * smoothed
             terms = -np.sum(weighted * lp, axis=1)
-            denominator = dtype.type(samples)
             if with_grad:
                 grad = np.sum(weighted, axis=1, keepdims=True) * p - weighted
             columns.append(Column("target", "t", probabilities))
             valid_count = samples
-    return terms, grad, columns, denominator, valid_count, (w_y if kind == "index" else None), (
+    return terms, grad, columns, valid_count, (w_y if kind == "index" else None), (
         np.where(valid, (1 - eps) + eps / classes, np.nan) if kind == "index" else smoothed
     )
 
 
 class CrossEntropyAccumulator:
     """``nn.CrossEntropyLoss`` over blocks of samples: (N, C) logits with N class indices or N
-    probability rows per block. Sums are accurate across blocks (``math.fsum``); the mean divides
-    by ``Σ w[y]`` (indices) or ``N`` (probabilities) only once every block is in.
+    probability rows per block. Sums do not depend on the blocks (``ChunkedSum``); the mean
+    divides by ``Σ w[y]`` (indices) or ``N`` (probabilities) only once every block is in.
 
     >>> acc = CrossEntropyAccumulator("mean", weight=[1, 2, 0.5])
     >>> _ = acc.add(np.array([[1, 2, 0.5], [0.1, -1, 3]]), np.array([1, 2]))
@@ -811,6 +955,8 @@ class CrossEntropyAccumulator:
         nan_policy: str = "propagate",
         keep_rows: int | None = None,
         with_grad: bool = True,
+        dtype: str | None = None,
+        input_notes: list[str] | None = None,
     ):
         check_reduction(reduction)
         if not (0.0 <= label_smoothing <= 1.0):
@@ -825,11 +971,14 @@ class CrossEntropyAccumulator:
         self.weight: np.ndarray | None = None
         self.kind: str | None = None
         self.classes = 0
-        self.dtype: np.dtype | None = None
+        # Blocks are cast to ``dtype`` here, so that values it cannot hold are counted.
+        self.dtype: np.dtype | None = None if dtype is None else np.dtype(dtype)
+        self.out_of_range = RangeCount()
+        self.input_notes = input_notes if input_notes is not None else []  # read at the end
         self.n = self.rows_seen = self.valid = 0
         self.all_look_like_probabilities = True
-        self._partials: list[float] = []
-        self._denominators: list[float] = []
+        self._sum = ChunkedSum()
+        self._weight_sum = ChunkedSum()  # Σ w[y] over the scored samples (index targets)
         self._window = HeadTail(keep_rows, lambda r: len(r.terms), LossResult.take_rows, LossResult.stack_rows)
         self._keeps_every_row = keep_rows is None
 
@@ -840,11 +989,32 @@ class CrossEntropyAccumulator:
                 f"--ignore-index {self.ignore_index} is not supported with probability targets "
                 "(as in PyTorch, only a negative ignore_index is allowed with them)"
             )
-        self.kind, self.dtype, self.classes = kind, logits.dtype, logits.shape[1]
+        self.kind, self.classes = kind, logits.shape[1]
+        self.dtype = self.dtype or logits.dtype
         self.weight = _check_weight(self.weight_given, self.classes, self.dtype)
 
     def add_block(self, logits, target) -> LossResult:
         return self.add(logits, target)
+
+    def _rows(self, logits, target, positions, with_grad):
+        weights = np.ones(self.classes, dtype=self.dtype) if self.weight is None else self.weight
+        ignored_grad = _IGNORED_ROW_GRAD if self.reduction == "mean" else 0.0
+        return _cross_entropy_rows(
+            logits, target, self.kind, weights, self.ignore_index, self.dtype.type(self.label_smoothing),
+            with_grad, positions, ignored_grad,
+        )
+
+    def _computed_nan(self, logits, terms, missing, rows):
+        """Rows to keep after nan that the loss itself made (inf − inf, 0·inf); None keeps all."""
+        computed = np.isnan(terms) & ~missing
+        if not computed.any():
+            return None
+        first = logits[np.argmax(computed)]
+        how = (
+            "a logit of +inf gives inf − inf in the softmax" if np.isposinf(first).any()
+            else "a logit of −inf meets a weight or share of 0 (0·inf)"
+        )
+        return self.nan_count.rows_to_keep(computed, rows, "", computed=computed, how=how)
 
     def add(self, logits, target) -> LossResult:
         """One block: (N, C) logits and their targets. Returns its rows (gradient unscaled)."""
@@ -859,22 +1029,36 @@ class CrossEntropyAccumulator:
             raise DataError(
                 f"row {self.rows_seen + 1}: the targets or the class count change within the input"
             )
-        logits = logits.astype(self.dtype, copy=False)
+        given = (logits, target)
+        with np.errstate(over="ignore"):  # a value beyond float32: inf, counted below
+            logits = logits.astype(self.dtype, copy=False)
+            if kind == "probs":
+                target = target.astype(self.dtype, copy=False)
         rows = np.arange(self.rows_seen, self.rows_seen + logits.shape[0])
         self.rows_seen += logits.shape[0]
+        for values, narrowed in zip(given, (logits, target)):
+            self.out_of_range.check(values, narrowed, rows, overflow=not np.isfinite(narrowed).all())
         missing = np.isnan(logits).any(axis=1) | np.isnan(target.reshape(logits.shape[0], -1)).any(axis=1)
+        if missing.any() and self.nan_count.policy == "raise":
+            # A nan the loss makes in an earlier row of this block is the first one to name.
+            before = int(np.argmax(missing))
+            if before:
+                terms = self._rows(logits[:before], target[:before], rows[:before], False)[0]
+                self._computed_nan(logits[:before], terms, missing[:before], rows[:before])
         keep = self.nan_count.rows_to_keep(missing, rows, "the logits or target")
         omitted = None
         if keep is not None:
             omitted = OmittedRows(rows[~keep], {"logits": logits[~keep], "target": target[~keep]})
-            logits, target, rows = logits[keep], target[keep], rows[keep]
+            logits, target, rows, missing = logits[keep], target[keep], rows[keep], missing[keep]
         if logits.shape[0] and not _looks_like_probabilities(logits):
             self.all_look_like_probabilities = False
-        weights = np.ones(self.classes, dtype=self.dtype) if self.weight is None else self.weight
-        eps = self.dtype.type(self.label_smoothing)
-        terms, grad, columns, denominator, valid, w_y, smoothed = _cross_entropy_rows(
-            logits, target, self.kind, weights, self.ignore_index, eps, self.with_grad, rows
-        )
+        terms, grad, columns, valid, w_y, smoothed = self._rows(logits, target, rows, self.with_grad)
+        keep = self._computed_nan(logits, terms, missing, rows)
+        if keep is not None:
+            computed = OmittedRows(rows[~keep], {"logits": logits[~keep], "target": target[~keep]})
+            omitted = OmittedRows.join([omitted, computed])
+            logits, target, rows = logits[keep], target[keep], rows[keep]
+            terms, grad, columns, valid, w_y, smoothed = self._rows(logits, target, rows, self.with_grad)
         if self.weight is not None and self.kind == "index":
             columns.append(Column("weight", "w[y]", w_y))
         if self.label_smoothing:
@@ -883,12 +1067,13 @@ class CrossEntropyAccumulator:
         columns.append(Column("loss", "loss", terms))
         self.n += terms.size
         self.valid += valid
+        self._sum.add(terms)
+        if self.kind == "index":
+            self._weight_sum.add(w_y)
         with np.errstate(all="ignore"):
-            total = float(terms.sum(dtype=np.float64))
-        if not math.isfinite(total):  # only then can an inf logit have made a term inf or nan
+            finite = math.isfinite(float(terms.sum(dtype=np.float64)))
+        if not finite:  # only then can an inf logit have made a term inf or nan
             self.inf_count.add(np.isinf(logits).any(axis=1), terms, rows)
-        self._partials.append(total)
-        self._denominators.append(float(denominator))
         part = LossResult(
             loss="xent",
             reduction=self.reduction,
@@ -907,17 +1092,22 @@ class CrossEntropyAccumulator:
 
     @property
     def denominator(self) -> float:
-        return _accurate_sum(self._denominators)
+        return self._weight_sum.total() if self.kind == "index" else float(self.n)
 
     def scale_grad(self, grad: np.ndarray) -> np.ndarray:
-        """A block's gradient once every block is in: divided by the mean's denominator."""
+        """A block's gradient once every block is in: divided by the mean's denominator.
+
+        When that denominator is 0 the scored rows are nan (0/0, as in PyTorch) and ignored rows 0.
+        """
         if self.reduction != "mean":
             return grad
         denominator = self.denominator
-        if denominator == 0:
-            return np.zeros_like(grad)  # every target ignored: PyTorch's gradient is zero
         with np.errstate(all="ignore"):
-            return grad / self.dtype.type(denominator)
+            scaled = grad / self.dtype.type(denominator) if denominator else np.full_like(grad, np.nan)
+        if self.kind == "index":
+            ignored = np.all((grad == 0) & np.signbit(grad), axis=-1)
+            scaled[ignored] = 0
+        return scaled
 
     def _meta(self) -> dict:
         return {
@@ -940,12 +1130,15 @@ class CrossEntropyAccumulator:
         kept = self._window.kept()
         denominator = dtype.type(self.denominator)
         with np.errstate(all="ignore"):
-            total = dtype.type(_accurate_sum(self._partials))
+            total = dtype.type(self._sum.total())
             if self.reduction == "none":
                 value = kept.terms
+            elif self.reduction == "sum":
+                value = total
             else:
-                value = total / denominator if self.reduction == "mean" else total
-        notes = self.nan_count.note() + self.inf_count.note()
+                # 0/0 is nan; so is a smoothing term over 0 (PyTorch adds it to the nan of the rest).
+                value = total / denominator if denominator else dtype.type(np.nan)
+        notes = [*self.input_notes, *self.out_of_range.note(dtype), *self.nan_count.note(), *self.inf_count.note()]
         if self.all_look_like_probabilities and self.classes > 1:
             notes.append(
                 "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
@@ -956,6 +1149,11 @@ class CrossEntropyAccumulator:
             notes.append(
                 f"every target equals ignore_index ({self.ignore_index}): {gives[self.reduction]} and the "
                 "gradient zero, as in PyTorch"
+            )
+        elif self.kind == "index" and self.reduction == "mean" and denominator == 0:
+            notes.append(
+                "Σ w[y] over the scored targets is 0 (every target's class has weight 0): the mean is "
+                "0/0 = nan and so is the gradient of those rows, as in PyTorch"
             )
         return replace(
             kept,

@@ -106,8 +106,11 @@ def is_inline_numbers(text: str) -> bool:
     return all(is_number(field) for fields in table for field in fields)
 
 
-def parse_inline(text: str, name: str, dtype: str = "float64") -> np.ndarray:
+def parse_inline(text: str, name: str, dtype: str = "float64", notes: list[str] | None = None) -> np.ndarray:
     """An inline vector (one row) or matrix (rows split by ``;``) as an array of ``dtype``.
+
+    A literal that ``dtype`` cannot hold (``1e400`` → inf, ``1e-400`` → 0) is kept as PyTorch
+    would make it, and ``notes`` (when given) gets one line saying so.
 
     >>> parse_inline("1,2;3,4", "input").tolist()
     [[1.0, 2.0], [3.0, 4.0]]
@@ -121,8 +124,31 @@ def parse_inline(text: str, name: str, dtype: str = "float64") -> np.ndarray:
                 where = f"{name} row {r}" if len(table) > 1 else name
                 raise DataError(f"{where}: value {k} is not a number: {printable(field)!r}")
     array = np.array([[float(field) for field in fields] for fields in table], dtype=np.float64)
-    array = array[0] if len(table) == 1 else array
-    return array.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # 1e39 in float32: inf, as in PyTorch, and noted below
+        narrowed = array.astype(dtype, copy=False)
+    if notes is not None:
+        notes.extend(_out_of_range(table, narrowed, name, dtype))
+    return narrowed[0] if len(table) == 1 else narrowed
+
+
+def _out_of_range(table: list[list[str]], values: np.ndarray, name: str, dtype: str) -> list[str]:
+    """One note on the literals that became inf or 0 although they are neither (first and count)."""
+    with np.errstate(all="ignore"):
+        suspects = np.isinf(values) | (values == 0)
+    lost = []
+    for r, k in zip(*np.nonzero(suspects)):
+        field = table[r][k]
+        mantissa = re.split("[eE]", field)[0]
+        if np.isinf(values[r, k]) and "inf" not in field.lower() or values[r, k] == 0 and re.search("[1-9]", mantissa):
+            lost.append((r, k))
+    if not lost:
+        return []
+    r, k = lost[0]
+    where = f"{name} row {r + 1}" if len(table) > 1 else name
+    became = f"{float(values[r, k]):g}"
+    more = f" ({len(lost)} values in all)" if len(lost) > 1 else ""
+    hint = "; --dtype float64 keeps it" if dtype != "float64" and np.isfinite(float(table[r][k])) and float(table[r][k]) != 0 else ""
+    return [f"{where}: value {k + 1} {printable(table[r][k])!r} is out of the {dtype} range and became {became}{more}{hint}"]
 
 
 def shadowed_indices(classes: list[str] | None) -> list[tuple[str, int]]:

@@ -38,9 +38,11 @@ class OmittedRows:
         if not parts:
             return None
         keys = parts[0].inputs.keys()
+        positions = np.concatenate([p.positions for p in parts])
+        order = np.argsort(positions, kind="stable")  # the parts may interleave (nan in the input, then made by the loss)
         return OmittedRows(
-            np.concatenate([p.positions for p in parts]),
-            {key: np.concatenate([p.inputs[key] for p in parts]) for key in keys},
+            positions[order],
+            {key: np.concatenate([p.inputs[key] for p in parts])[order] for key in keys},
         )
 
 

@@ -366,10 +366,13 @@ WARNINGS = [
     (["mse", "1,nan", "1,2"], NAN_NOTE, ["nan"]),
     (["xent", "1,2;nan,1", "0,1"], NAN_NOTE, ["nan"]),
     (["l1", "inf,1", "1,1"], "1 row with inf (first: row 1), so its term is inf, as PyTorch gives it", ["inf"]),
-    (["mse", "1,inf,-inf", "1,inf,0", "-r", "none"],
-     "2 rows with inf (first: row 2), so their terms are inf or nan, as PyTorch gives it", ["0.0", "nan", "inf"]),
-    (["xent", "1,2;inf,1", "0,0", "-r", "none"], "1 row with inf (first: row 2), so its term is nan, as PyTorch gives it",
-     ["1.3132616875182228", "nan"]),
+    (["mse", "1,2,-inf", "1,inf,0", "-r", "none"],
+     "2 rows with inf (first: row 2), so their terms are inf, as PyTorch gives it", ["0.0", "inf", "inf"]),
+    # inf − inf is a nan the computation makes: --nan-policy's warning, which says how it came about
+    (["mse", "1,inf", "1,inf", "-r", "none"], "1 row with nan (first: row 2; made by the computation: ŷ − y is inf − inf), "
+     "so the result is nan; --nan-policy omit skips them", ["0.0", "nan"]),
+    (["xent", "1,2;inf,1", "0,0", "-r", "none"], "1 row with nan (first: row 2; made by the computation: a logit of +inf "
+     "gives inf − inf in the softmax), so the result is nan; --nan-policy omit skips them", ["1.3132616875182228", "nan"]),
     (["xent", "1,2;-inf,1", "0,0", "-r", "none"], "1 row with inf (first: row 2), so its term is inf, as PyTorch gives it",
      ["1.3132616875182228", "inf"]),
     (["softmax", "1,nan,3"], "the input holds nan, so its softmax is nan, as PyTorch gives it", ["nan\tnan\tnan"]),
@@ -423,7 +426,8 @@ def test_streamed_inputs_warn_as_inline_ones_with_rows_of_the_whole_input(cli, w
     )
     xent = cli("xent", write("x.csv", "1.5,2.5\ninf,1.5\n"), write("y.csv", "0\n1\n"))
     assert xent.stderr == cli("xent", "1.5,2.5;inf,1.5", "0,1").stderr == (
-        "losscli: warning: 1 row with inf (first: row 2), so its term is nan, as PyTorch gives it\n"
+        "losscli: warning: 1 row with nan (first: row 2; made by the computation: a logit of +inf gives inf − inf "
+        "in the softmax), so the result is nan; --nan-policy omit skips them\n"
     )
 
 

@@ -235,8 +235,24 @@ def test_accumulator_gives_the_same_result_for_any_block_split(name, reduction, 
         np.testing.assert_array_equal(got.value, expected.value)
     else:
         exact = math.fsum(reference) / (prediction.size if reduction == "mean" else 1)
-        assert close(float(got.value), float(expected.value), 1e-13)
+        assert got.value.tobytes() == expected.value.tobytes()  # the blocks never change a bit
         assert close(float(got.value), exact, 1e-13)
+
+
+class _SmallChunks(core.ChunkedSum):
+    CHUNK = 7  # so that a few dozen values span many chunks
+
+
+@API
+@given(data=split_arrays(max_size=200))
+def test_chunked_sum_is_the_exact_sum_of_fixed_chunks_whatever_the_blocks(data):
+    values, _, bounds = data
+    summed = _SmallChunks()
+    for start, stop in zip(bounds, bounds[1:]):
+        summed.add(values[start:stop])
+    # Independently: chunks of 7 counted from the first value, each summed by numpy, added exactly.
+    expected = math.fsum(float(np.sum(values[i : i + 7])) for i in range(0, values.size, 7))
+    assert summed.total() == expected
 
 
 @pytest.mark.parametrize("name", LOSSES)
