@@ -77,6 +77,8 @@ class TableShape:
     def is_text(self, i: int) -> bool:
         """No sampled value is a number (names, notes): not data. A number column with a bad
         value is not text: the parse names that value and its line."""
+        if self.numeric[i]:
+            return False  # every sampled value is a number or missing (and a wide table has many)
         values = [v for v in self.column_text(i) if not is_missing(v)]
         words = any(ch.isalpha() for v in values for ch in v)  # "cat", not "1,5" (a decimal comma)
         return words and not any(is_number(v) for v in values)
@@ -312,8 +314,7 @@ def logit_roles(shape: TableShape, logits_spec: str | None, exclude: Sequence[in
         free = named
     # Only named columns can be told apart: without a header, whole-number logits are common.
     counts = [i for i in free if shape.has_header and is_count_column(shape, i) and i not in named]
-    floats = [i for i in free if any(is_number(v) and not WHOLE_NUMBER.fullmatch(v) for v in shape.column_text(i))]
-    if counts and floats:
+    if counts and any(any(is_number(v) and not WHOLE_NUMBER.fullmatch(v) for v in shape.column_text(i)) for i in free):
         for i in counts:
             roles.skipped[i] = "whole numbers among float logits; --logits takes it"
         free = [i for i in free if i not in counts]

@@ -20,7 +20,7 @@ import os
 import stat
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -305,8 +305,12 @@ def _line_end(data: bytes) -> bytes | None:
 
 def detect_delimiter(lines: list[str]) -> str | None:
     """The delimiter that splits every sample line into the same number (>1) of fields."""
+    def width(line: str, delimiter: str) -> int:
+        # Counting is enough without quotes, and a very wide row is not split once per candidate.
+        return len(split_fields(line, delimiter)) if '"' in line else line.count(delimiter) + 1
+
     for delimiter in DELIMITERS.values():
-        counts = {len(split_fields(line, delimiter)) for line in lines}
+        counts = {width(line, delimiter) for line in lines}
         if len(counts) == 1 and counts.pop() > 1:
             return delimiter
     counts = {len(line.split()) for line in lines}
@@ -317,6 +321,24 @@ def detect_delimiter(lines: list[str]) -> str | None:
 
 # ---------------------------------------------------------------------------------------------
 # the table
+
+
+class NumberedColumns(Sequence[str]):
+    """The names of a headerless table's columns, "1", "2", …, made when asked: a row of
+    millions of values needs no list of millions of names."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [str(i + 1) for i in range(*index.indices(self.count))]
+        if not -self.count <= index < self.count:
+            raise IndexError(index)
+        return str(index % self.count + 1)
 
 
 @dataclass
@@ -443,7 +465,7 @@ class DelimitedTable:
             self._line = header_line + 1
             self.sample = below
         else:
-            self.columns = [str(i) for i in range(1, len(first) + 1)]
+            self.columns = NumberedColumns(len(first))
             self.sample = [first] + below
         self.numeric = [all(is_value(f[i]) for f in self.sample if i < len(f)) for i in range(len(self.columns))]
 
@@ -456,7 +478,7 @@ class DelimitedTable:
         names) it is data when every field is a class name given with ``--classes``.
         """
         labels = first[1:] if first and first[0] == "" else first
-        if labels == [str(i) for i in range(len(labels))] and below:
+        if labels[:1] == ["0"] and labels == [str(i) for i in range(len(labels))] and below:
             return self._pandas_labels_are_header(first, below)
         if any(is_number(f) for f in first):
             return False
