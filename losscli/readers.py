@@ -541,7 +541,7 @@ class DelimitedTable:
         if not self.has_header:
             return str(index + 1)
         name = self.columns[index]
-        return f'"{printable(name)}"' if name.strip() else f"{index + 1} (unnamed)"
+        return f'"{printable(name)}"' if name.strip() else str(index + 1)  # pandas' unnamed index: by position
 
     def shape(self) -> TableShape:
         """What the column-role rules (``columns.py``) need to know of this table."""

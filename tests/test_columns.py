@@ -61,7 +61,7 @@ RESOLVED = [
     ("pandas index=True, default labels", ["mse"], to_csv({0: YHAT, 1: Y}),
      {"prediction": "0", "target": "1"}, "pandas' unnamed index column", mse(YHAT, Y)),
     ("pandas index=True, named", ["mse"], to_csv({"pred": YHAT, "target": Y}),
-     {"prediction": "pred", "target": "target"}, '1 (unnamed) (pandas\' unnamed index column)', mse(YHAT, Y)),
+     {"prediction": "pred", "target": "target"}, "skipped 1 (pandas' unnamed index column)", mse(YHAT, Y)),
     ("target first, by name", ["mse"], to_csv({"target": Y, "prediction": YHAT}, index=False),
      {"prediction": "prediction", "target": "target"}, 'prediction = "prediction"; target = "target"', mse(YHAT, Y)),
     ("y_true,y_pred", ["l1"], to_csv({"y_true": Y, "y_pred": YHAT}, index=False),

@@ -29,6 +29,17 @@ def write_readme_files(folder: Path) -> None:
     rows = "".join(f"{i + 1},{a},{b}\n" for i, (a, b) in enumerate(zip(y_hat, y)))
     (folder / "results.csv").write_text("id,y_hat,y\n" + rows)
     (folder / "bad.csv").write_text("y_hat,y\n1,2\n3,x\n")
+    # How losscli reads your columns: files as pandas and its users write them.
+    (folder / "scores.csv").write_text(",target,prediction\n0,1.5,1.25\n1,0.5,1.0\n2,2.0,2.5\n3,1.0,0.75\n")
+    cls = (
+        "id,logit_cat,logit_dog,logit_bird,label,label_name,fold\n"
+        "1,2.0,0.5,-1.0,{0},cat,0\n2,0.1,1.2,0.3,{1},dog,1\n3,-0.5,0.2,1.5,{2},bird,0\n4,1.1,1.0,0.9,{1},dog,1\n"
+    )
+    (folder / "cls.csv").write_text(cls.format(0, 1, 2))
+    (folder / "cls1.csv").write_text(cls.format(1, 2, 3))  # 1-based labels
+    (folder / "frame.csv").write_text("0,1\n0.25,0.5\n1.5,1.0\n-0.5,0.0\n")
+    (folder / "counts.csv").write_text("0,1\n3,2\n5,5\n")
+    (folder / "three.csv").write_text("a,b,c\n1.5,2.0,1.0\n0.5,0.0,1.0\n")
 
 
 EXAMPLES = console_examples()
