@@ -32,16 +32,6 @@ def reader(request, monkeypatch):
     return request.param
 
 
-@pytest.fixture
-def write(tmp_path):
-    def write(name: str, content: str | bytes) -> str:
-        path = tmp_path / name
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-        return str(path)
-
-    return write
-
-
 # --- missing values in files -----------------------------------------------------------------
 
 PRED, TARGET = [2.0, 3.0, 4.0, 5.0, 6.0], [4.0, 5.0, 6.0, 7.0, 9.0]
