@@ -19,16 +19,6 @@ from losscli import core
 NAN = math.nan
 
 
-@pytest.fixture
-def write(tmp_path):
-    def write(name: str, content: str) -> str:
-        path = tmp_path / name
-        path.write_text(content)
-        return str(path)
-
-    return write
-
-
 @dataclass(frozen=True)
 class Case:
     command: str
