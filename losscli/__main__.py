@@ -29,7 +29,18 @@ def run() -> None:
         handled = signal.getsignal(signal.SIGINT) is signal.default_int_handler
         if handled:
             signal.signal(signal.SIGINT, note)
-        from . import cli
+        try:
+            from . import cli
+        except (ImportError, MemoryError, KeyboardInterrupt) as error:
+            if received:
+                raise KeyboardInterrupt from None
+            if isinstance(error, KeyboardInterrupt):
+                # No Ctrl-C came: numpy raises this when OpenBLAS cannot start its threads.
+                error = MemoryError("numpy could not start (too little memory or too many threads?)")
+            from .errors import cannot_start
+
+            sys.stderr.write(f"losscli: error: {cannot_start(error)}\n")
+            sys.exit(1)
 
         if handled:
             signal.signal(signal.SIGINT, interrupt)

@@ -21,7 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from . import __version__, core, readers, render, table_view
 from .environment import Environment
-from .errors import DataError, ExitStatus, LossCliError, OutputClosed, UsageError
+from .errors import DataError, ExitStatus, LossCliError, OutputClosed, UsageError, cannot_start
 from .inputs import is_number, parse_class_names, parse_inline, parse_labels, printable, shadowed_indices
 
 PROG = "losscli"
@@ -583,6 +583,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         if type(error).__name__ == "NoArgsIsHelpError":
             # `losscli` alone: the help is already printed; exit 2 as Typer's standalone mode does.
             return int(error.exit_code)
+        if isinstance(error, (ImportError, MemoryError)):  # Typer loads pydantic only now
+            env.error(cannot_start(error))
+            return int(ExitStatus.DATA)
         # Typer's own usage errors (bad option value, unknown command) carry exit_code and
         # format_message; anything else is a bug and keeps its traceback.
         if not (hasattr(error, "exit_code") and hasattr(error, "format_message")):

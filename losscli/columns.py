@@ -36,6 +36,7 @@ LOGIT_PREFIXES = ("logit", "prob", "score", "p_")
 ID_NAMES = frozenset("id ids index idx row row_id rowid row_number sample_id unnamed:_0".split())
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
+GENERIC_NAME = re.compile(r"[A-Za-z]|[A-Za-z_]{0,8}[0-9]+")  # a, c1, x_3, col10, 0: placeholders, not classes
 ROLE_FLAGS = {"prediction": "--pred", "target": "--target", "logits": "--logits"}
 
 
@@ -115,6 +116,16 @@ def counts_rows(shape: TableShape, i: int) -> str | None:
         if numbers[0] in (0, 1) and numbers == list(range(numbers[0], numbers[0] + len(numbers))):
             return f"counts the rows from {numbers[0]}"
     return None
+
+
+def written_as_float(text: str) -> bool:
+    """``1.5``, ``1.0``, ``2e-3``: how a float column is written (pandas writes 1.0, never 1);
+    ``nan`` and ``inf`` say nothing about the column's type.
+
+    >>> [written_as_float(t) for t in ("1.0", "2e-3", "3", "nan", "-inf")]
+    [True, True, False, False, False]
+    """
+    return is_number(text) and ("." in text or "e" in text.lower()) and "n" not in text.lower()
 
 
 def is_count_column(shape: TableShape, i: int) -> bool:
@@ -229,7 +240,7 @@ def pair_roles(shape: TableShape, pred_spec: str | None, target_spec: str | None
     elif len(free) == 2:
         raise _ambiguous(shape, missing, free, "the header names do not say which is the prediction")
     else:
-        raise _ambiguous(shape, missing, free, "say which hold the prediction and the target")
+        raise _ambiguous(shape, missing, free, "which hold the prediction and the target?")
     roles.chosen = {"prediction": [prediction], "target": [target]}
     roles.decided = bool(roles.skipped) or [prediction, target] != sorted([prediction, target]) or len(free) > 2
     return roles
@@ -314,12 +325,14 @@ def logit_roles(shape: TableShape, logits_spec: str | None, exclude: Sequence[in
         free = named
     # Only named columns can be told apart: without a header, whole-number logits are common.
     counts = [i for i in free if shape.has_header and is_count_column(shape, i) and i not in named]
-    if counts and any(any(is_number(v) and not WHOLE_NUMBER.fullmatch(v) for v in shape.column_text(i)) for i in free):
+    if counts and any(any(written_as_float(v) for v in shape.column_text(i)) for i in free):
         for i in counts:
             roles.skipped[i] = "whole numbers among float logits; --logits takes it"
         free = [i for i in free if i not in counts]
     if not free:
-        raise UsageError(f"{shape.describe()}: no numeric columns left for the logits; name them with --logits")
+        swapped = any(why == "named like a label" for why in roles.skipped.values())
+        hint = "; did you swap them? the logits come first, then the targets" if swapped else ""
+        raise UsageError(f"{shape.describe()}: no numeric columns left for the logits; name them with --logits{hint}")
     roles.chosen["logits"] = free
     roles.decided = bool({i for i in roles.skipped if i not in exclude})
     return roles
@@ -345,12 +358,12 @@ def check_classes_against_header(classes: Sequence[str], header_names: Sequence[
     """``--classes`` must agree with a header that names the classes of the logit columns.
 
     The header decides the order: ``cat,dog`` over ``--classes dog,cat`` would read every label
-    with the other class's logit. A header that names none of the classes (``c1,c2``, pandas'
-    ``0,1``) names no class, and ``--classes`` names them.
+    with the other class's logit. Placeholder names (``a,b``, ``c1,c2``, ``logit_0``, pandas'
+    ``0,1``) name no class, and ``--classes`` names them.
     """
     from_header = class_names_from_header(header_names)
-    if set(classes).isdisjoint(from_header):
-        return
+    if all(GENERIC_NAME.fullmatch(name) for name in from_header):
+        return  # a, b, c1, c2, 0: placeholder columns name no class
     if list(classes) != list(from_header):
         raise UsageError(
             f"--classes {','.join(map(printable, classes))} disagrees with the header ({describe}), which names "

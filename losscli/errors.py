@@ -61,3 +61,14 @@ class OutputError(LossCliError):
 
 class OutputClosed(Exception):
     """The reader of stdout went away (``| head -1``): not a mistake, the end of the output."""
+
+
+def cannot_start(error: BaseException) -> str:
+    """One line for a library that failed to load (too little memory under ``ulimit -v``, a broken
+    install): the machine's problem, not a bug of losscli's, so no traceback.
+
+    >>> cannot_start(ImportError("long advice … Original error was: failed to map segment"))
+    'cannot start: failed to map segment'
+    """
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return "cannot start: " + reason.rsplit("Original error was: ", 1)[-1]

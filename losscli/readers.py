@@ -278,11 +278,15 @@ def _line_missing_as_nan(line: str, delimiter: str | None) -> str:
 
 
 def _content(line: str) -> str:
-    """A line without its comment and surrounding white space; '' for blank or comment lines."""
+    """A line without its comment and surrounding white space; '' for blank or comment lines.
+
+    A leading tab stays: in a TSV it ends an empty first field (pandas' unnamed index column).
+    """
     hash_at = line.find("#")
     if hash_at >= 0:
         line = line[:hash_at]
-    return line.strip()
+    line = line.rstrip()
+    return line.lstrip(" \f\v") if line.lstrip(" \f\v").startswith("\t") else line.lstrip()
 
 
 def split_fields(line: str, delimiter: str | None) -> list[str]:
@@ -478,21 +482,24 @@ class DelimitedTable:
         names) it is data when every field is a class name given with ``--classes``.
         """
         labels = first[1:] if first and first[0] == "" else first
-        if labels[:1] == ["0"] and labels == [str(i) for i in range(len(labels))] and below:
-            return self._pandas_labels_are_header(first, below)
+        numbered = next((k for k, f in enumerate(labels) if not is_number(f)), len(labels))  # 0,1,2 then names?
+        named_after = all(f.strip() and not is_value(f) for f in labels[numbered:])
+        if labels[:1] == ["0"] and named_after and labels[:numbered] == [str(i) for i in range(numbered)] and below:
+            return self._pandas_labels_are_header(first, below, len(first) - len(labels) + numbered)
         if any(is_number(f) for f in first):
             return False
         numbers_below = any(below and all(i < len(r) and is_value(r[i]) for r in below) for i in range(len(first)))
         return numbers_below or not all(f in self.data_words for f in first)
 
-    def _pandas_labels_are_header(self, first: list[str], below: list[list[str]]) -> bool:
+    def _pandas_labels_are_header(self, first: list[str], below: list[list[str]], numbered_end: int) -> bool:
+        """``0,1,…`` (after pandas' empty index name, before named columns such as ``label``)."""
         shown = ",".join(printable(f) for f in first)
         index_column = first[0] == ""
-        columns = range(1 if index_column else 0, len(first))
-        whole = [all(i < len(r) and WHOLE_NUMBER.fullmatch(r[i]) for r in below) for i in columns]
+        numbered = range(1 if index_column else 0, numbered_end)
+        whole = [all(i < len(r) and WHOLE_NUMBER.fullmatch(r[i]) for r in below) for i in numbered]
         written_as_floats = [
-            all(i < len(r) and (is_missing(r[i]) or is_number(r[i]) and not WHOLE_NUMBER.fullmatch(r[i])) for r in below)
-            for i in columns
+            all(i < len(r) and (is_missing(r[i]) or columns.written_as_float(r[i])) for r in below)
+            for i in numbered
         ]
         if index_column or any(written_as_floats):
             self.notes.append(
@@ -521,6 +528,11 @@ class DelimitedTable:
                 raise UsageError(f"{option} {spec}: columns are numbered from 1 (the first column is 1)")
             if not 0 <= index < len(self.columns):
                 raise UsageError(f"{option} {spec}: no such column; {self.describe_columns()}")
+            if self.has_header and spec in self.columns and self.columns.index(spec) != index:
+                self.notes.append(
+                    f"{option} {spec} is column {spec} ({self.column_label(index)}), not the column named "
+                    f'"{spec}" (column {self.columns.index(spec) + 1}): a number always means a position'
+                )
             return index
         matches = [i for i, name in enumerate(self.columns) if name == spec]
         if len(matches) > 1:
@@ -534,6 +546,8 @@ class DelimitedTable:
 
             near = difflib.get_close_matches(spec, self.columns, n=3, cutoff=0.5)
             hint = f"; did you mean {' or '.join(repr(printable(n)) for n in near)}?" if near else ""
+            if not hint and not self.has_header:
+                hint = "; the table was read without a header: if its first row names the columns, add --header"
             raise UsageError(f"{option} {printable(spec)!r}: no such column{hint} ({self.describe_columns()})")
         return matches[0]
 

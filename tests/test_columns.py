@@ -107,6 +107,18 @@ RESOLVED = [
     ("softmax: text and index columns are skipped", ["softmax"],
      to_csv({"a": LOGITS[:, 0], "b": LOGITS[:, 1], "name": [NAMES[k] for k in LABELS]}),
      {"logits": ["a", "b"]}, '"name" (text)', softmax_rows(LOGITS[:, :2])),
+    ("xent: a nan among whole-number logits is no float column", ["xent", "--nan-policy", "omit"],
+     "a,b,c,label\n1,2,3,0\n2,1,1,1\n0,0,nan,2\n1,1,1,1\n", {"logits": ["a", "b", "c"], "target": "label"}, None,
+     xent(np.array([[1.0, 2, 3], [2, 1, 1], [1, 1, 1]]), np.array([0, 1, 1]))),
+    ("TSV with pandas' index (the header starts with a tab)", ["mse"],
+     to_csv({"pred": YHAT, "target": Y}).replace(",", "\t"), {"prediction": "pred", "target": "target"},
+     "skipped 1 (pandas' unnamed index column)", mse(YHAT, Y)),
+    ("xent: pandas' 0,1,2 labels then a named label column", ["xent"],
+     to_csv({0: LOGITS[:, 0], 1: LOGITS[:, 1], 2: LOGITS[:, 2], "label": LABELS}, index=False),
+     {"logits": ["0", "1", "2"], "target": "label"}, "pandas' default column names", xent(LOGITS, LABELS)),
+    ("a number is a position even where a column has that name", ["mse", "--pred", "1", "--target", "2"],
+     to_csv({0: YHAT, 1: Y, 2: Y * 2}, index=False), {"prediction": "0", "target": "1"},
+     '--pred 1 is column 1 ("0"), not the column named "1" (column 2): a number always means a position', mse(YHAT, Y)),
     ("softmax: --logits picks", ["softmax", "--logits", "2-3"],
      to_csv({"a": LOGITS[:, 0], "b": LOGITS[:, 1], "c": LOGITS[:, 2]}, index=False),
      {"logits": ["b", "c"]}, None, softmax_rows(LOGITS[:, 1:])),
@@ -147,6 +159,9 @@ REFUSED = [
     ("--classes disagrees with the header", ["xent", "--classes", "dog,cat,bird"],
      to_csv({"cat": LOGITS[:, 0], "dog": LOGITS[:, 1], "bird": LOGITS[:, 2], "label": LABELS}, index=False), 2,
      "--classes dog,cat,bird disagrees with the header"),
+    ("--classes that name other classes than the header", ["xent", "--classes", "a,b,c"],
+     to_csv({"cat": LOGITS[:, 0], "dog": LOGITS[:, 1], "bird": LOGITS[:, 2], "label": LABELS}, index=False), 2,
+     "--classes a,b,c disagrees with the header"),
     ("two label columns", ["xent"], to_csv({"a": LOGITS[:, 0], "b": LOGITS[:, 1], "y": LABELS, "label": LABELS}, index=False), 2,
      'several columns look like labels ("y", "label"); say which with --target'),
     ("1-based labels", ["xent"], to_csv({**logit_frame, "label": LABELS + 1}, index=False), 1,
@@ -199,3 +214,16 @@ def test_a_spreadsheet_export_with_a_bom_and_crlf_reads_its_names(cli, write):
 ])
 def test_role_names(name, target, prediction):
     assert (columns.is_target_name(name), columns.is_prediction_name(name)) == (target, prediction)
+
+
+def test_swapped_files_get_a_hint(cli, write):
+    labels = write("labels.csv", "label\n" + "".join(f"{k}\n" for k in LABELS))
+    logits = write("logits.csv", to_csv({"a": LOGITS[:, 0], "b": LOGITS[:, 1], "c": LOGITS[:, 2]}, index=False))
+    run = cli("xent", labels, logits)
+    assert run.status == 2 and "did you swap them? the logits come first, then the targets" in run.stderr
+    assert float(cli("xent", logits, labels).stdout) == pytest.approx(xent(LOGITS, LABELS), rel=1e-12)
+
+
+def test_a_name_on_a_headerless_table_suggests_header(cli, write):
+    run = cli("xent", write("f.csv", "0.5,1.5,label\n1.0,2.0,1\n"), "--target", "label", "--no-header")
+    assert run.status == 2 and "if its first row names the columns, add --header" in run.stderr

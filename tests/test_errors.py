@@ -86,7 +86,7 @@ FILE_CATALOGUE = [
     (["mse", "١,2", "1,2"], {}, DATA, "value 1 is not a number: '١'"),
     (["xent", "{dir}/t.csv", "--target", "4"], {"t.csv": "0.1,0.2,0.3,1\n" * 99_999 + "0.1,0.2,0.3,7\n"}, DATA, "t.csv:100000: class index 7 is out of range for 3 classes (0 to 2)"),
     (["xent", "{dir}/l.csv", "--target", "label", "--logits", "1-9"], {"l.csv": "a,b,label\n1,2,0\n"}, USAGE, "--logits 1-9: column 4: no such column"),
-    (["mse", "{dir}/three.csv"], {"three.csv": "a,b,c\n1,2,3\n"}, USAGE, "has 3 columns (a, b, c): say which hold the prediction and the target; candidates: \"a\", \"b\", \"c\"; say which with --pred and --target"),
+    (["mse", "{dir}/three.csv"], {"three.csv": "a,b,c\n1,2,3\n"}, USAGE, "has 3 columns (a, b, c): which hold the prediction and the target?; candidates: \"a\", \"b\", \"c\"; say which with --pred and --target"),
     (["mse", "-", "-"], {}, USAGE, "'-' (stdin) is given twice"),
     (["mse", "{dir}/g.csv.gz"], {"g.csv.gz": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage"}, DATA, "g.csv.gz: read failed near line 1"),
     (["mse", "{dir}/long.csv"], {"long.csv": "y_hat,y\n" + "1," * 2_000_000 + "1\n"}, DATA, "long.csv:2: 2000001 fields, but the header has 2"),

@@ -302,3 +302,14 @@ def test_ctrl_c_at_any_moment(delays):
         assert err == "" and delays == [0]
     else:
         assert (status, err) == (130, "losscli: interrupted\n")
+
+
+@pytest.mark.parametrize("limit_kb", [60_000, 150_000])
+def test_too_little_memory_to_start_is_one_line_not_a_traceback(limit_kb):
+    # Under a small `ulimit -v` numpy's or pydantic's libraries cannot be mapped: the machine's
+    # problem, said in one line (which library fails first depends on the limit).
+    command = " ".join(map(str, SCRIPT)) + " mse 1,2 3,4"
+    done = subprocess.run(["bash", "-c", f"ulimit -v {limit_kb}; {command}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("losscli: error: cannot start: ") and done.stderr.count("\n") == 1
