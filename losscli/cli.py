@@ -392,7 +392,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
                 table_view.check_all_rows(table_rows)
             if writer is not None:
                 writer.block(part)
-        result = with_notes(accumulator.result(), notes)
+        result = with_notes(accumulator.result(), (*reading.report.warnings, *notes))
     except DataError as error:
         raise located(error, reading) from None
     if reading.report.columns:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 import itertools
 import operator
 import zlib
@@ -39,6 +41,7 @@ from .inputs import (
 )
 
 BLOCK_BYTES = 1 << 20
+LONG_EXPONENT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?0*[0-9]{3,}")  # 1e400, 2.5E-0320
 MAX_LINE_BYTES = 64 << 20  # a "line" longer than this is not a table row
 LONG_TEXT = 2 * BLOCK_BYTES  # a block this long holds a very long line: parsed in pieces
 PIECE_CHARS = 1 << 20  # loadtxt needs about 10 bytes per character it is given
@@ -367,6 +370,7 @@ class DelimitedTable:
     decimal: str = "."  # "," reads 1,5 as 1.5 (the delimiter is then never ",")
     nan_policy: str = "propagate"  # "raise": a missing value or nan is an error at its file:line
     notes: list[str] = field(default_factory=list)  # what reading decided by itself, for the one stderr note
+    warnings: list[str] = field(default_factory=list)  # what reading found in the data, shown with the result
     sample: list[list[str]] = field(default_factory=list)  # fields of the first data rows
     columns: list[str] = field(default_factory=list)
     has_header: bool = False
@@ -374,6 +378,7 @@ class DelimitedTable:
     numeric: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._out_of_range: list = []  # count, first line, token, what it became
         self._line = 1  # line number of the next unread line
         self._pending = b""
         self._line_end: bytes | None = None  # b"\n" (also CRLF) or b"\r" (old Mac files); None until seen
@@ -580,14 +585,42 @@ class DelimitedTable:
         for block in self._fast_blocks(usecols) if fast else self._numpy_blocks(usecols):
             rows += block.values.shape[0]
             yield block
+        if self._out_of_range:
+            count, line, token, became = self._out_of_range
+            more = f" ({count} such values in all)" if count > 1 else ""
+            self.warnings.append(
+                f"{printable(self.source.name)}:{line}: {token} is out of the float64 range and became {became}{more}"
+            )
         if not rows:
             self._no_rows()
+
+    def _check_literals(self, data: str | bytes, first_line: int) -> None:
+        """Count literals float64 cannot hold (``1e400`` becomes inf, ``1e-400`` 0) for one warning.
+
+        Only a block with an exponent is searched: most files pay one scan for an 'e'.
+        """
+        if isinstance(data, bytes):
+            if b"e" not in data and b"E" not in data:
+                return
+            data = data.decode("utf-8", "replace")
+        elif "e" not in data and "E" not in data:
+            return
+        for match in LONG_EXPONENT.finditer(data):
+            token = match.group()
+            value = float(token)
+            mantissa = re.split("[eE]", token)[0]
+            if math.isinf(value) or (value == 0 and re.search("[1-9]", mantissa)):
+                if not self._out_of_range:
+                    line = first_line + data.count("\n", 0, match.start())
+                    self._out_of_range = [0, line, token, "inf" if math.isinf(value) else "0"]
+                self._out_of_range[0] += 1
 
     def _numpy_blocks(self, usecols: list[int]) -> Iterator[Block]:
         text = self._first_text
         self._first_text = None
         while text is not None:
             first_line = self._line
+            self._check_literals(text, first_line)
             values = self._parse_text(text, first_line, usecols)
             self._line += text.count("\n")
             if values.shape[0]:
@@ -609,6 +642,7 @@ class DelimitedTable:
         def finished() -> Block | None:
             future, chunk = pending.popleft()
             first_line = self._line
+            self._check_literals(chunk, first_line)
             values = future.result()
             if values is None:
                 values = self._parse_text(self._decode(chunk, first_line), first_line, list(range(columns)))
@@ -875,6 +909,7 @@ class TableOptions:
         return DelimitedTable(
             source, stream, size, header_option=self.header, delimiter_option=delimiter,
             on_progress=on_progress, data_words=data_words, decimal=self.decimal, nan_policy=self.nan_policy,
+            warnings=self.report.warnings,
         )
 
 
@@ -921,6 +956,7 @@ class InputReport:
     """What reading decided by itself: the notes for stderr and the columns each role came from."""
 
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # found while reading (literals out of range)
     columns: dict[str, object] = field(default_factory=dict)
     rows_from: Source | None = None  # the file whose data rows are the rows computed on, if one is
 

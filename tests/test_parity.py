@@ -6,6 +6,7 @@ derivation by hand; none is losscli's own output.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -262,3 +263,14 @@ def test_log_softmax_of_the_readme_example_is_pytorchs(dtype):
     if dtype == "float64":
         expected = [-3.4401896985611953, -2.4401896985611953, -1.4401896985611953, -0.44018969856119533]
         assert softmax(np.array([1, 2, 3, 4.0]), log=True).value.tolist() == expected
+
+
+@pytest.mark.parametrize("reader", ["numpy", "auto"])
+def test_file_literals_out_of_the_float64_range_are_warned(cli, write, monkeypatch, reader):
+    # float("1e400") is inf and float("1e-400") is 0 (IEEE 754 rounding, as PyTorch reads them).
+    monkeypatch.setenv("LOSSCLI_READER", reader)
+    run = cli("mse", write("lit.csv", "p,t\n1,2\n3,1e-5\n2,1e-400\n4,2.5E+0400\n"), "-f", "json")
+    assert json.loads(run.stdout)["value"] is None  # inf: JSON writes null
+    assert "lit.csv:4: 1e-400 is out of the float64 range and became 0 (2 such values in all)" in run.stderr
+    plain = cli("mse", write("ok.csv", "p,t\n1,2\n3,1e-5\n2,1e-300\n"))
+    assert plain.stderr == ""  # ordinary exponents: no warning
