@@ -15,9 +15,11 @@ _SOURCE = {
     "ELEMENTWISE_LOSSES": "core",
     "cross_entropy": "core",
     "elementwise_loss": "core",
+    "huber": "core",
     "l1": "core",
     "log_softmax": "core",
     "mse": "core",
+    "smooth_l1": "core",
     "softmax": "core",
     "DataError": "errors",
     "ExitStatus": "errors",
@@ -31,7 +33,7 @@ __all__ = sorted([*_SOURCE, "__version__"])
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (10 ms): type checkers read it as True
 if TYPE_CHECKING:
-    from .core import ELEMENTWISE_LOSSES, cross_entropy, elementwise_loss, l1, log_softmax, mse, softmax
+    from .core import ELEMENTWISE_LOSSES, cross_entropy, elementwise_loss, huber, l1, log_softmax, mse, smooth_l1, softmax
     from .errors import DataError, ExitStatus, LossCliError, UsageError
     from .result import Column, LossResult
 

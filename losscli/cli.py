@@ -6,6 +6,7 @@ stderr and an exit status; nothing below it prints errors or exits.
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import sys
@@ -276,9 +277,13 @@ def top_level(
 
 def _elementwise_help(spec: core.ElementwiseLoss) -> str:
     example = spec.example.replace("[", "\\[")  # rich help would read [ … ] as markup
+    term = f"term = {spec.term_label} per element"
+    if spec.formula:
+        term = f"term per element = {spec.formula}"
+    branch = "; the table's branch column says which part each row took" if spec.quadratic else ""
     return (
         f"{spec.title}, as {spec.torch_name}.\n\n"
-        f"term = {spec.term_label} per element; mean = Σ terms / n, sum = Σ terms.\n\n"
+        f"{term}; mean = Σ terms / n, sum = Σ terms{branch}.\n\n"
         f"Example: losscli {spec.name} 2,3,4,5 4,5,6,7   →   {example}\n\n"
         "Values: 2,3,4,5 or \"2 3 4 5\"; a matrix as \"1,2;3,4\". Shapes must match exactly."
     )
@@ -303,8 +308,10 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         delimiter: DelimiterOption = None,
         decimal: DecimalOption = None,
         quiet: QuietOption = False,
+        parameter: float = 0.0,  # the loss's own number (--delta, --beta); the signature below says how
     ) -> None:
         env: Environment = ctx.obj
+        value = None if spec.parameter is None else spec.parameter.checked(parameter)
         arguments = positional(env, [prediction, target], spec.name, delimiter, decimal)
         concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
         sources = readers.sources_of(arguments)
@@ -312,7 +319,8 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
         if len(arguments) == 2 and sources == [None, None]:
             x = parse_inline(arguments[0], "prediction", dtype.value, literal_notes)
             y = parse_inline(arguments[1], "target", dtype.value, literal_notes)
-            result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value)
+            keywords = {} if spec.parameter is None else {spec.parameter.name: value}
+            result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value, **keywords)
             result = replace(result, notes=(*literal_notes, *result.notes))
             emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
@@ -325,11 +333,25 @@ def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
             accumulator = core.ElementwiseAccumulator(
                 spec.name, reduction.value, keep_rows=keep_rows(concrete, rows, all_rows),
                 nan_policy=nan_policy.value, with_grad=grad, dtype=dtype.value, input_notes=literal_notes,
+                parameter=value,
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=digits,
                    max_rows=None if all_rows else rows, quiet=quiet, reading=options)
 
+    command.__signature__ = _with_parameter_option(inspect.signature(command, eval_str=True), spec.parameter)
     app.command(spec.name, cls=Command, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
+
+
+def _with_parameter_option(signature: inspect.Signature, parameter: core.LossParameter | None) -> inspect.Signature:
+    """The command's signature with the loss's parameter as its option, or without it for a loss that has none."""
+    params = [p for p in signature.parameters.values() if p.name != "parameter"]
+    if parameter is not None:
+        bound = ("≥ " if parameter.minimum_allowed else "> ") + f"{parameter.minimum:g}"
+        option = typer.Option(parameter.flag, help=f"{parameter.symbol} in the formula ({parameter.symbol} {bound}).")
+        params.append(inspect.Parameter(
+            "parameter", inspect.Parameter.KEYWORD_ONLY, default=parameter.default, annotation=Annotated[float, option]
+        ))
+    return signature.replace(parameters=params)
 
 
 def option_values(env: Environment, text: str, option: str, decimal: str | None) -> np.ndarray:

@@ -4,7 +4,8 @@ No I/O, no Typer, no rich. Every public function validates its arrays here (the 
 raises ``DataError``/``UsageError`` with a message naming the row or option at fault, and returns
 a ``LossResult``. ``ELEMENTWISE_LOSSES`` is the registry of element-wise losses: adding one there
 adds its API function, its subcommand and its generic property tests. The formulas are those of
-``nn.L1Loss``, ``nn.MSELoss``, ``nn.CrossEntropyLoss`` and ``torch.softmax``.
+``nn.L1Loss``, ``nn.MSELoss``, ``nn.HuberLoss``, ``nn.SmoothL1Loss``, ``nn.CrossEntropyLoss`` and
+``torch.softmax``.
 
 Order of operations. Where PyTorch's CPU kernels are cheap to follow they are followed: softmax
 along the last dim multiplies by ``1/Σ`` (along another dim it divides), log-softmax is
@@ -82,19 +83,50 @@ def check_same_shape(prediction: np.ndarray, target: np.ndarray, names=("predict
 
 
 @dataclass(frozen=True)
+class LossParameter:
+    """A number a loss takes (Huber's δ): its keyword and JSON key, default and allowed range."""
+
+    name: str  # keyword of the API function, key in JSON, and the option --<name>
+    symbol: str  # as the formula writes it
+    default: float
+    minimum: float
+    minimum_allowed: bool  # β ≥ 0 (True) or δ > 0 (False), as PyTorch checks them
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name
+
+    def checked(self, value) -> float:
+        """``value`` as a float, or a ``UsageError`` naming the flag (nan fails, as in PyTorch's check)."""
+        value = float(value)
+        allowed = value >= self.minimum if self.minimum_allowed else value > self.minimum
+        if not allowed:
+            bound = f"{'at least' if self.minimum_allowed else 'greater than'} {self.minimum:g}"
+            raise UsageError(f"{self.flag} must be {bound}, not {value:g}")
+        return value
+
+
+@dataclass(frozen=True)
 class ElementwiseLoss:
-    """One element-wise loss: its term of the difference ``d = ŷ − y`` and that term's derivative."""
+    """One element-wise loss: its term of the difference ``d = ŷ − y`` and that term's derivative.
+
+    A loss with a ``parameter`` gets its value (in the data's dtype) as the second argument of
+    ``term``, ``term_grad`` and ``quadratic`` (which rows take the quadratic branch, for the table).
+    """
 
     name: str
     title: str
     torch_name: str
-    term: Callable[[np.ndarray], np.ndarray]
-    term_grad: Callable[[np.ndarray], np.ndarray]
+    term: Callable[..., np.ndarray]
+    term_grad: Callable[..., np.ndarray]
     term_key: str  # csv/json name of the per-element term
     term_label: str  # table header of the per-element term
-    hand_term: str  # one term as a person writes it, from the formatted ŷ and y
+    hand_term: str  # one term as a person writes it, from the formatted ŷ, y and term
     hand_group: tuple[str, str]  # brackets around the sum in the derivation line
     example: str  # the derivation line of the seed example 2,3,4,5 vs 4,5,6,7 (tested), for --help
+    parameter: LossParameter | None = None
+    formula: str = ""  # the term for --help, when the header alone does not say it
+    quadratic: Callable[..., np.ndarray] | None = None
 
 
 def _sign_zero_at_nan(diff: np.ndarray) -> np.ndarray:
@@ -102,6 +134,33 @@ def _sign_zero_at_nan(diff: np.ndarray) -> np.ndarray:
     grad = np.sign(diff)
     grad[np.isnan(diff)] = 0
     return grad
+
+
+# PyTorch's CPU kernels, in their order of operations and in the data's dtype: the branch test
+# is |d| < δ, so |d| = δ takes the linear branch (the value and gradient agree there anyway).
+def _huber(diff: np.ndarray, delta) -> np.ndarray:
+    z = np.abs(diff)
+    half = diff.dtype.type(0.5)
+    return np.where(z < delta, half * z * z, delta * (z - half * delta))
+
+
+def _huber_grad(diff: np.ndarray, delta) -> np.ndarray:
+    return np.where(diff < -delta, -delta, np.where(diff > delta, delta, diff))
+
+
+def _smooth_l1(diff: np.ndarray, beta) -> np.ndarray:
+    if beta == 0:  # F.smooth_l1_loss calls l1_loss for β = 0
+        return np.abs(diff)
+    z = np.abs(diff)
+    half = diff.dtype.type(0.5)
+    return np.where(z < beta, half * z * z / beta, z - half * beta)
+
+
+def _smooth_l1_grad(diff: np.ndarray, beta) -> np.ndarray:
+    if beta == 0:
+        return _sign_zero_at_nan(diff)
+    one = diff.dtype.type(1)
+    return np.where(diff < -beta, -one, np.where(diff > beta, one, diff / beta))
 
 
 ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
@@ -128,6 +187,36 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
         hand_term="({pred}−{target})²",
         hand_group=("[", "]"),
         example="[(2−4)² + (3−5)² + (4−6)² + (5−7)²] / 4 = 4",
+    ),
+    "huber": ElementwiseLoss(
+        name="huber",
+        title="Huber loss",
+        torch_name="torch.nn.HuberLoss",
+        term=_huber,
+        term_grad=_huber_grad,
+        term_key="huber",
+        term_label="huber",
+        hand_term="{term}",
+        hand_group=("(", ")"),
+        example="(1.5 + 1.5 + 1.5 + 1.5) / 4 = 1.5",
+        parameter=LossParameter("delta", "δ", 1.0, 0.0, minimum_allowed=False),
+        formula="½d² if |d| < δ, else δ(|d| − ½δ), with d = ŷ − y",
+        quadratic=lambda diff, delta: np.abs(diff) < delta,
+    ),
+    "smooth-l1": ElementwiseLoss(
+        name="smooth-l1",
+        title="Smooth L1 loss",
+        torch_name="torch.nn.SmoothL1Loss",
+        term=_smooth_l1,
+        term_grad=_smooth_l1_grad,
+        term_key="smooth_l1",
+        term_label="smooth-l1",
+        hand_term="{term}",
+        hand_group=("(", ")"),
+        example="(1.5 + 1.5 + 1.5 + 1.5) / 4 = 1.5",
+        parameter=LossParameter("beta", "β", 1.0, 0.0, minimum_allowed=True),
+        formula="½d²/β if |d| < β, else |d| − ½β, with d = ŷ − y (β = 0 is L1)",
+        quadratic=lambda diff, beta: np.abs(diff) < beta,
     ),
 }
 
@@ -338,9 +427,11 @@ class ElementwiseAccumulator:
         with_grad: bool = True,
         dtype: str | None = None,
         input_notes: list[str] | None = None,
+        parameter: float | None = None,
     ):
         check_reduction(reduction)
         self.spec = ELEMENTWISE_LOSSES[name]
+        self.parameter = _checked_parameter(self.spec, parameter)
         self.reduction = reduction
         self.nan_count = NanCount(nan_policy)
         self.inf_count = InfCount()
@@ -369,7 +460,7 @@ class ElementwiseAccumulator:
         rows = np.arange(self.rows_seen, self.rows_seen + prediction.size)
         self.rows_seen += prediction.size
         omitted = None
-        diff, terms = elementwise_terms(self.spec, prediction, target)
+        diff, terms = elementwise_terms(self.spec, prediction, target, *self._arguments())
         with np.errstate(all="ignore"):
             total = terms.sum(dtype=np.float64)
         for values, narrowed in zip(given, (prediction, target)):
@@ -378,7 +469,7 @@ class ElementwiseAccumulator:
             # Only a block whose sum is nan or inf can hold nan or an overflow: look only then.
             prediction, target, rows, diff, terms, omitted = self._non_finite(prediction, target, rows, diff, terms)
         with np.errstate(all="ignore"):
-            grad = self.spec.term_grad(diff) if self.with_grad else None
+            grad = self.spec.term_grad(diff, *self._arguments()) if self.with_grad else None
         block = BlockTerms(prediction, target, diff, terms, grad, rows, omitted)
         if omitted is not None and self._omitted is not None:
             self._omitted.append(omitted)
@@ -397,13 +488,27 @@ class ElementwiseAccumulator:
         if keep is not None:
             omitted = OmittedRows(rows[~keep], {"pred": prediction[~keep], "target": target[~keep]})
             prediction, target, rows = prediction[keep], target[keep], rows[keep]
-            diff, terms = elementwise_terms(self.spec, prediction, target)
+            diff, terms = elementwise_terms(self.spec, prediction, target, *self._arguments())
         self.inf_count.add(np.isinf(prediction) | np.isinf(target), terms, rows)
         overflowed = ~np.isfinite(terms) & np.isfinite(prediction) & np.isfinite(target)
         if overflowed.any():
             self.overflows += int(overflowed.sum())
             self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
         return prediction, target, rows, diff, terms, omitted
+
+    def _arguments(self) -> tuple:
+        """The loss's parameter in the data's dtype (PyTorch casts δ to float32 for float32 input)."""
+        return () if self.parameter is None else (self.dtype.type(self.parameter),)
+
+    def _branch_column(self, diff: np.ndarray) -> tuple[Column, ...]:
+        """Which branch of a piecewise term each row took; empty where ŷ − y is nan."""
+        if self.spec.quadratic is None:
+            return ()
+        with np.errstate(all="ignore"):
+            quadratic = self.spec.quadratic(diff, *self._arguments())
+        branch = np.where(quadratic, "quadratic", "linear")
+        branch[np.isnan(diff)] = ""
+        return (Column("branch", "branch", branch),)
 
     def scale_grad(self, grad: np.ndarray) -> np.ndarray:
         """A block's gradient once every row is in: divided by n for mean."""
@@ -425,6 +530,7 @@ class ElementwiseAccumulator:
                 Column("pred", "ŷ", kept.prediction),
                 Column("target", "y", kept.target),
                 Column("diff", "ŷ−y", kept.diff),
+                *self._branch_column(kept.diff),
                 Column(self.spec.term_key, self.spec.term_label, kept.terms),
             ),
             denominator=float(self.n) if self.reduction == "mean" else None,
@@ -435,6 +541,7 @@ class ElementwiseAccumulator:
                 "omitted": self.nan_count.omitted if self.nan_count.policy == "omit" else None,
                 "rows_in": self.rows_seen,
                 "head_rows": self._window.first_rows(self.n),
+                "parameters": {} if self.parameter is None else {self.spec.parameter.name: self.parameter},
             },
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
             omitted_rows=omitted,
@@ -537,22 +644,42 @@ class ChunkedSum:
             return _accurate_sum(self._chunk_sums + [float(self._carry.sum())])
 
 
-def elementwise_terms(spec: ElementwiseLoss, prediction: np.ndarray, target: np.ndarray):
-    """The difference and the per-element terms of ``spec``; the arrays are already checked."""
+def elementwise_terms(spec: ElementwiseLoss, prediction: np.ndarray, target: np.ndarray, *arguments):
+    """The difference and the per-element terms of ``spec`` (``arguments``: its parameter, if any)."""
     with np.errstate(all="ignore"):
         diff = prediction - target
-        return diff, spec.term(diff)
+        return diff, spec.term(diff, *arguments)
 
 
-def elementwise_loss(name: str, prediction, target, *, reduction: str = "mean", nan_policy: str = "propagate") -> LossResult:
+def _checked_parameter(spec: ElementwiseLoss, value: float | None) -> float | None:
+    """The loss's parameter: ``value`` checked, its default when None; None for a loss without one."""
+    if spec.parameter is None:
+        if value is not None:
+            raise UsageError(f"{spec.name} takes no parameter")
+        return None
+    return spec.parameter.checked(spec.parameter.default if value is None else value)
+
+
+def elementwise_loss(
+    name: str, prediction, target, *, reduction: str = "mean", nan_policy: str = "propagate", **parameter: float
+) -> LossResult:
     """The element-wise loss ``name`` (a key of ``ELEMENTWISE_LOSSES``) of prediction vs target.
 
-    Shapes must match exactly (no broadcasting); ``none`` keeps the input's shape.
+    Shapes must match exactly (no broadcasting); ``none`` keeps the input's shape. A loss with a
+    parameter takes it by name (``delta=0.5`` for huber, ``beta=0.5`` for smooth-l1).
 
     >>> float(elementwise_loss("mse", [2, 3, 4, 5], [4, 5, 6, 7], reduction="sum").value)
     16.0
+    >>> float(elementwise_loss("huber", [2, 3, 4, 5], [4, 5, 6, 7], delta=3).value)
+    2.0
     """
-    accumulator = ElementwiseAccumulator(name, reduction, nan_policy=nan_policy)
+    spec = ELEMENTWISE_LOSSES[name]
+    expected = set() if spec.parameter is None else {spec.parameter.name}
+    if set(parameter) - expected:
+        unknown = ", ".join(sorted(set(parameter) - expected))
+        raise TypeError(f"{name} takes no parameter {unknown}")
+    value = parameter.get(spec.parameter.name) if spec.parameter is not None else None
+    accumulator = ElementwiseAccumulator(name, reduction, nan_policy=nan_policy, parameter=value)
     accumulator.add(prediction, target)  # validates: the one chokepoint for files and inline alike
     result = accumulator.result()
     shape = np.shape(prediction)
@@ -581,6 +708,25 @@ def mse(prediction, target, *, reduction: str = "mean") -> LossResult:
     (16.0, [-4.0, -4.0, -4.0, -4.0])
     """
     return elementwise_loss("mse", prediction, target, reduction=reduction)
+
+
+def huber(prediction, target, *, delta: float = 1.0, reduction: str = "mean") -> LossResult:
+    """``torch.nn.HuberLoss``: ``½d²`` where ``|d| < δ``, else ``δ(|d| − ½δ)``, with ``d = ŷ − y``.
+
+    >>> r = huber([2, 3, 4, 5], [4, 5, 6, 7], reduction="sum")
+    >>> float(r.value), r.grad.tolist()
+    (6.0, [-1.0, -1.0, -1.0, -1.0])
+    """
+    return elementwise_loss("huber", prediction, target, reduction=reduction, delta=delta)
+
+
+def smooth_l1(prediction, target, *, beta: float = 1.0, reduction: str = "mean") -> LossResult:
+    """``torch.nn.SmoothL1Loss``: ``½d²/β`` where ``|d| < β``, else ``|d| − ½β``; β = 0 is L1.
+
+    >>> float(smooth_l1([2, 3, 4, 5], [4, 5, 6, 7], beta=4).value)
+    0.5
+    """
+    return elementwise_loss("smooth-l1", prediction, target, reduction=reduction, beta=beta)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -113,6 +113,8 @@ def _cells(values: np.ndarray, dtype: str, integers: bool = False) -> list[list[
     """Each row's csv cells, every number exact; ``integers`` writes whole floats as integers."""
     if values.dtype.kind in "iu":
         return [[str(v)] for v in values.tolist()]
+    if values.dtype.kind == "U":  # words, such as the branch a piecewise term took
+        return [[v] for v in values.tolist()]
     if integers:  # the class-index targets of omitted rows: floats, perhaps nan
         return [[str(int(v)) if math.isfinite(v) and v == int(v) else exact(v, dtype)] for v in values.tolist()]
     if values.ndim == 2:
@@ -141,7 +143,8 @@ def _csv_groups(result: LossResult, show_grad: bool, class_names: list[str] | No
         if given is not None:
             omitted_cells = _cells(np.asarray(given), result.dtype, integers=values.dtype.kind in "iu")
         else:
-            omitted_cells = [["nan"] * len(headers) for _ in range(gone)]
+            blank = "" if values.dtype.kind == "U" else "nan"  # no branch was taken in an omitted row
+            omitted_cells = [[blank] * len(headers) for _ in range(gone)]
         groups.append((column.key, headers, _cells(values, result.dtype), omitted_cells))
         if column.key == "target" and class_names and result.loss == "xent" and values.ndim == 1:
             names_gone = _class_name_cells(given, class_names) if given is not None else [[""]] * gone
@@ -220,6 +223,7 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["label_smoothing"] = meta["label_smoothing"]
     if result.loss == "softmax":
         document.update(dim=meta["dim"], temperature=meta["temperature"], log=meta["log"])
+    document.update(meta.get("parameters") or {})  # huber's delta, smooth-l1's beta
     if meta.get("omitted") is not None:
         document["omitted"] = meta["omitted"]
     if result.input_columns:

@@ -73,7 +73,9 @@ def derivation(result: LossResult, digits: int) -> str | None:
         pred, target = result.column("pred").values, result.column("target").values
 
         def term(i: int) -> str:
-            return spec.hand_term.format(pred=rounded(pred[i], digits), target=_operand(target[i], digits))
+            return spec.hand_term.format(
+                pred=rounded(pred[i], digits), target=_operand(target[i], digits), term=rounded(result.terms[i], digits)
+            )
 
         opening, closing = spec.hand_group
         body = opening + written_sum(term, result.n, result.rows, _head_rows(result)) + closing
@@ -131,6 +133,8 @@ def _cell(values: np.ndarray, i: int, digits: int, labels: list[str] | None = No
         return f"{cell} {printable(labels[cell])}"
     if values.dtype.kind in "iu":
         return str(int(cell))
+    if values.dtype.kind == "U":
+        return str(cell)
     return rounded(cell, digits)
 
 
@@ -362,6 +366,8 @@ def write_table(
     softmax_name = "log-softmax" if result.meta.get("log") else "softmax"
     name = {"xent": "cross-entropy", "softmax": softmax_name}.get(result.loss, result.loss.upper())
     caption = f"{name}, reduction={result.reduction}, {result.dtype}"
+    for key, value in (result.meta.get("parameters") or {}).items():
+        caption += f", {key}={value:g}"
     if result.loss == "softmax":
         caption = f"{name} over dim {result.meta['dim']}, {result.dtype}"
     if result.input_columns:

@@ -12,6 +12,13 @@ import numpy as np
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "golden" / "torch_cases.json"
 GOLDEN_PATH = _SHARED if _SHARED.exists() else Path(__file__).resolve().parent / "data" / "torch_cases.json"
 
+
+def golden_path(filename: str) -> Path:
+    """``filename`` in shared/golden when the workplace has it, else the vendored copy in tests/data."""
+    shared = _SHARED.parent / filename
+    return shared if shared.exists() else Path(__file__).resolve().parent / "data" / filename
+
+
 # float64 within 1e-12 relative (1e-300 absolute); float32 within 2e-6 relative. Tiny float32
 # losses lose relative precision (semantics.md), so float32 also gets a small absolute floor.
 TOLERANCES = {"float64": dict(rtol=1e-12, atol=1e-300), "float32": dict(rtol=2e-6, atol=1e-8)}
@@ -26,8 +33,8 @@ def _decode(value):
     return value
 
 
-def load_cases() -> list[dict]:
-    data = json.loads(GOLDEN_PATH.read_text())
+def load_cases(path: Path = GOLDEN_PATH) -> list[dict]:
+    data = json.loads(path.read_text())
     for case in data["cases"]:
         for expected in case["expected"].values():
             for key in list(expected):

@@ -41,7 +41,12 @@ REDUCED = ("mean", "sum")
 REFERENCE_TERMS = {
     "l1": lambda d: abs(d),
     "mse": lambda d: d * d,
+    "huber": lambda d: 0.5 * d * d if abs(d) < 1.0 else 1.0 * (abs(d) - 0.5 * 1.0),  # default δ = 1
+    "smooth-l1": lambda d: 0.5 * d * d / 1.0 if abs(d) < 1.0 else abs(d) - 0.5 * 1.0,  # default β = 1
 }
+# Differences where each term's derivative jumps (l1) or bends (huber, smooth-l1 at the default 1):
+# central differences are compared only away from them.
+KINKS = {"l1": (0.0,), "mse": (), "huber": (-1.0, 1.0), "smooth-l1": (-1.0, 1.0)}
 
 API = settings(max_examples=60, deadline=None)
 CLI = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -89,7 +94,7 @@ def close(a: float, b: float, rel: float) -> bool:
 
 
 def test_every_registered_loss_has_a_reference_term():
-    assert set(ELEMENTWISE_LOSSES) == set(REFERENCE_TERMS)
+    assert set(ELEMENTWISE_LOSSES) == set(REFERENCE_TERMS) == set(KINKS)
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -165,7 +170,7 @@ def _central_differences(f, x: np.ndarray, h: float) -> np.ndarray:
     return grad
 
 
-# l1 is differentiated only away from zero differences (|ŷ − y| ≥ 0.01 ≫ the step), mse everywhere.
+# Each loss is differentiated only at differences 0.01 (≫ the step) or more away from its kinks.
 FD_STEP = 1e-4
 GRAD_SHAPES = hnp.array_shapes(min_dims=1, max_dims=2, max_side=5)
 
@@ -175,14 +180,11 @@ GRAD_SHAPES = hnp.array_shapes(min_dims=1, max_dims=2, max_side=5)
 @API
 @given(data=st.data())
 def test_gradient_matches_central_differences(name, reduction, data):
-    if name == "l1":
-        shape = data.draw(GRAD_SHAPES, label="shape")
-        prediction = data.draw(hnp.arrays(np.float64, shape, elements=floats(10.0)), label="prediction")
-        away = st.one_of(st.floats(0.01, 10.0), st.floats(-10.0, -0.01))
-        offset = data.draw(hnp.arrays(np.float64, shape, elements=away), label="offset")
-        target = prediction - offset
-    else:
-        prediction, target = data.draw(pairs(bound=10.0, tiny=0.0, shapes=GRAD_SHAPES), label="pair")
+    shape = data.draw(GRAD_SHAPES, label="shape")
+    prediction = data.draw(hnp.arrays(np.float64, shape, elements=floats(10.0)), label="prediction")
+    away = floats(10.0).filter(lambda d: all(abs(d - kink) >= 0.01 for kink in KINKS[name]))
+    offset = data.draw(hnp.arrays(np.float64, shape, elements=away), label="offset")
+    target = prediction - offset
     result = elementwise_loss(name, prediction, target, reduction=reduction)
     numeric = _central_differences(
         lambda p: elementwise_loss(name, p, target, reduction=reduction).value, prediction, FD_STEP
