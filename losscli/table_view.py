@@ -71,10 +71,11 @@ def derivation(result: LossResult, digits: int) -> str | None:
     if result.loss in ELEMENTWISE_LOSSES:
         spec = ELEMENTWISE_LOSSES[result.loss]
         pred, target = result.column("pred").values, result.column("target").values
+        terms = np.ravel(result.terms)  # a matrix input keeps its shape in terms; rows here are elements
 
         def term(i: int) -> str:
             return spec.hand_term.format(
-                pred=rounded(pred[i], digits), target=_operand(target[i], digits), term=rounded(result.terms[i], digits)
+                pred=rounded(pred[i], digits), target=_operand(target[i], digits), term=rounded(terms[i], digits)
             )
 
         opening, closing = spec.hand_group
