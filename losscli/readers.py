@@ -56,7 +56,6 @@ DELIMITER_NAMES = {
     "space": None,
     "whitespace": None,
 }
-GZIP_MAGIC = b"\x1f\x8b"
 # Compressed formats read by content, each with the standard-library module that opens it.
 DECOMPRESSORS = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "lzma"}
 # Formats the standard library cannot stream as one table: named, so the error says what to do.
