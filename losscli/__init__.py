@@ -12,15 +12,15 @@ __version__ = "0.1.0"
 # The API is imported on first use (PEP 562), so `import losscli` does not load numpy: the
 # command installs its Ctrl-C handling before that (losscli/__main__.py).
 _SOURCE = {
-    "ELEMENTWISE_LOSSES": "core",
-    "cross_entropy": "core",
-    "elementwise_loss": "core",
-    "huber": "core",
-    "l1": "core",
-    "log_softmax": "core",
-    "mse": "core",
-    "smooth_l1": "core",
-    "softmax": "core",
+    "POINTWISE_LOSSES": "losses",
+    "cross_entropy": "losses",
+    "elementwise_loss": "losses",
+    "huber": "losses",
+    "l1": "losses",
+    "log_softmax": "losses",
+    "mse": "losses",
+    "smooth_l1": "losses",
+    "softmax": "losses",
     "DataError": "errors",
     "ExitStatus": "errors",
     "LossCliError": "errors",
@@ -33,7 +33,7 @@ __all__ = sorted([*_SOURCE, "__version__"])
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (10 ms): type checkers read it as True
 if TYPE_CHECKING:
-    from .core import ELEMENTWISE_LOSSES, cross_entropy, elementwise_loss, huber, l1, log_softmax, mse, smooth_l1, softmax
+    from .losses import POINTWISE_LOSSES, cross_entropy, elementwise_loss, huber, l1, log_softmax, mse, smooth_l1, softmax
     from .errors import DataError, ExitStatus, LossCliError, UsageError
     from .result import Column, LossResult
 

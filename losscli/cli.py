@@ -20,7 +20,7 @@ import numpy as np
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import __version__, core, readers, render, table_view
+from . import __version__, losses, readers, render, table_view
 from .environment import Environment
 from .errors import DataError, ExitStatus, LossCliError, OutputClosed, UsageError, cannot_start
 from .inputs import is_number, parse_class_names, parse_inline, parse_labels, printable, shadowed_indices
@@ -32,8 +32,8 @@ CONTEXT = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]
 
 
 # The choices come from where they are defined, so a new one needs no second edit here.
-Reduction = Enum("Reduction", {name: name for name in core.REDUCTIONS}, type=str)
-NanPolicy = Enum("NanPolicy", {name: name for name in core.NAN_POLICIES}, type=str)
+Reduction = Enum("Reduction", {name: name for name in losses.REDUCTIONS}, type=str)
+NanPolicy = Enum("NanPolicy", {name: name for name in losses.NAN_POLICIES}, type=str)
 
 
 class Format(str, Enum):
@@ -155,7 +155,7 @@ def warn(env: Environment, result, quiet: bool, fmt: str) -> None:
         return
     for note in result.notes:
         env.warn(note)
-    if result.meta.get("omitted") and fmt != "table":
+    if result.omitted and fmt != "table":
         env.warn(result.omitted_note())
 
 
@@ -275,83 +275,108 @@ def top_level(
     """
 
 
-def _elementwise_help(spec: core.ElementwiseLoss) -> str:
+def _pointwise_help(spec: losses.PointwiseLoss) -> str:
     example = spec.example.replace("[", "\\[")  # rich help would read [ … ] as markup
-    term = f"term = {spec.term_label} per element"
-    if spec.formula:
-        term = f"term per element = {spec.formula}"
-    branch = "; the table's branch column says which part each row took" if spec.quadratic else ""
+    term = f"term per element = {spec.formula or spec.term_label}"
+    reductions = {"mean": "mean = Σ terms / n", "sum": "sum = Σ terms", "batchmean": "batchmean = Σ terms / N (rows)"}
+    reduced = ", ".join(reductions[r] for r in spec.reductions if r in reductions)
+    branch = "; the table's branch column says which part each row took" if any(s.key == "branch" for s in spec.steps) else ""
+    values = " ".join(i.name.upper() for i in spec.inputs)
     return (
         f"{spec.title}, as {spec.torch_name}.\n\n"
-        f"{term}; mean = Σ terms / n, sum = Σ terms{branch}.\n\n"
-        f"Example: losscli {spec.name} 2,3,4,5 4,5,6,7   →   {example}\n\n"
-        "Values: 2,3,4,5 or \"2 3 4 5\"; a matrix as \"1,2;3,4\". Shapes must match exactly."
+        f"{term}; {reduced}{branch}.\n\n"
+        f"Example: losscli {spec.name} {spec.example_args}   →   {example}\n\n"
+        f"Values ({values}): 2,3,4,5 or \"2 3 4 5\"; a matrix as \"1,2;3,4\"; or a file, or - for stdin. "
+        "Shapes must match exactly."
     )
 
 
-def add_elementwise_command(spec: core.ElementwiseLoss) -> None:
-    def command(
-        ctx: typer.Context,
-        prediction: Annotated[Optional[str], typer.Argument(help="Predictions ŷ: 2,3,4,5, a file, or - for stdin", show_default=False)] = None,
-        target: Annotated[Optional[str], typer.Argument(help="Targets y: 4,5,6,7, a file, or - for stdin", show_default=False)] = None,
-        pred_column: Annotated[Optional[str], typer.Option("--pred", help="Prediction column of a table: name or 1-based index.", show_default=False)] = None,
-        target_column: Annotated[Optional[str], typer.Option("--target", help="Target column of a table: name or 1-based index.", show_default=False)] = None,
-        reduction: ReductionOption = Reduction("mean"),
-        grad: GradOption = False,
-        nan_policy: NanPolicyOption = NanPolicy("propagate"),
-        dtype: DTypeOption = DType.float64,
-        fmt: FormatOption = Format.auto,
-        digits: DigitsOption = 4,
-        rows: RowsOption = 20,
-        all_rows: AllRowsOption = False,
-        header: HeaderOption = None,
-        delimiter: DelimiterOption = None,
-        decimal: DecimalOption = None,
-        quiet: QuietOption = False,
-        parameter: float = 0.0,  # the loss's own number (--delta, --beta); the signature below says how
-    ) -> None:
+def _common_options(
+    grad: GradOption = False,
+    nan_policy: NanPolicyOption = NanPolicy("propagate"),
+    dtype: DTypeOption = DType.float64,
+    fmt: FormatOption = Format.auto,
+    digits: DigitsOption = 4,
+    rows: RowsOption = 20,
+    all_rows: AllRowsOption = False,
+    header: HeaderOption = None,
+    delimiter: DelimiterOption = None,
+    decimal: DecimalOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """The options every pointwise command has (its signature is what the commands reuse)."""
+
+
+def _pointwise_signature(spec: losses.PointwiseLoss) -> inspect.Signature:
+    """The command's parameters, declared by the spec: its inputs, their columns, reduction, parameters."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+    for i in spec.inputs:
+        argument = typer.Argument(help=i.help or f"{i.name}: values, a file, or - for stdin", metavar=i.name.upper(), show_default=False)
+        params.append(inspect.Parameter(f"input_{i.key}", keyword, default=None, annotation=Annotated[Optional[str], argument]))
+    for i in spec.inputs:
+        option = typer.Option(f"--{i.key}", help=f"{i.name.capitalize()} column of a table: name or 1-based index.", show_default=False)
+        params.append(inspect.Parameter(f"column_{i.key}", keyword, default=None, annotation=Annotated[Optional[str], option]))
+    choices = Enum(f"Reduction_{spec.name}", {r: r for r in spec.reductions}, type=str)
+    reduction = typer.Option("--reduction", "-r", help="How the per-element terms are combined, as in PyTorch.")
+    params.append(inspect.Parameter("reduction", keyword, default=choices("mean"), annotation=Annotated[choices, reduction]))
+    params += [p.replace(kind=keyword) for p in inspect.signature(_common_options, eval_str=True).parameters.values()]
+    for parameter in spec.parameters:
+        params.append(inspect.Parameter(f"parameter_{parameter.name}", keyword, default=parameter.default,
+                                        annotation=Annotated[_parameter_type(parameter), _parameter_option(parameter)]))
+    return inspect.Signature(params)
+
+
+def _parameter_type(parameter: losses.LossParameter) -> type:
+    return bool if parameter.is_switch else float
+
+
+def _parameter_option(parameter: losses.LossParameter):
+    if parameter.is_switch:
+        name = parameter.flag[2:]
+        return typer.Option(f"--{name}/--no-{name}", help=parameter.help or f"{parameter.symbol} in the formula.")
+    bounds = []
+    if parameter.minimum is not None:
+        bounds.append(("≥ " if parameter.minimum_allowed else "> ") + f"{parameter.minimum:g}")
+    if parameter.maximum is not None:
+        bounds.append(f"≤ {parameter.maximum:g}")
+    where = f" ({parameter.symbol} {', '.join(bounds)})" if bounds else ""
+    return typer.Option(parameter.flag, help=(parameter.help or f"{parameter.symbol} in the formula") + where + ".")
+
+
+def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
+    def command(ctx: typer.Context, **given) -> None:
         env: Environment = ctx.obj
-        value = None if spec.parameter is None else spec.parameter.checked(parameter)
-        arguments = positional(env, [prediction, target], spec.name, delimiter, decimal)
-        concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
+        reduction, grad, nan_policy, dtype = given["reduction"].value, given["grad"], given["nan_policy"].value, given["dtype"].value
+        delimiter, decimal, quiet = given["delimiter"], given["decimal"], given["quiet"]
+        rows, all_rows = given["rows"], given["all_rows"]
+        parameters = {p.name: p.checked(given[f"parameter_{p.name}"]) for p in spec.parameters}
+        arguments = positional(env, [given[f"input_{i.key}"] for i in spec.inputs], spec.name, delimiter, decimal)
+        concrete = resolve_format(given["fmt"], env, grad)  # before any work: plain with --grad is refused
         sources = readers.sources_of(arguments)
         literal_notes: list[str] = []  # inline values out of the dtype's range
-        if len(arguments) == 2 and sources == [None, None]:
-            x = parse_inline(arguments[0], "prediction", dtype.value, literal_notes)
-            y = parse_inline(arguments[1], "target", dtype.value, literal_notes)
-            keywords = {} if spec.parameter is None else {spec.parameter.name: value}
-            result = core.elementwise_loss(spec.name, x, y, reduction=reduction.value, nan_policy=nan_policy.value, **keywords)
+        if len(arguments) == len(spec.inputs) and all(source is None for source in sources):
+            inputs = [parse_inline(text, i.name, dtype, literal_notes) for text, i in zip(arguments, spec.inputs)]
+            result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
-            emit(ctx, result, fmt, digits=digits, grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
+            emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
         progress = progress_for(env, sources, quiet)
         with progress:
-            options = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
-            inline = partial(parse_inline, dtype=dtype.value, notes=literal_notes)
-            blocks = readers.elementwise_blocks(arguments, sources, inline, options, pred_column, target_column)
+            options = table_options(env, given["header"], delimiter, progress, decimal=decimal, nan_policy=nan_policy)
+            inline = partial(parse_inline, dtype=dtype, notes=literal_notes)
+            columns = [given[f"column_{i.key}"] for i in spec.inputs]
+            blocks = readers.elementwise_blocks(arguments, sources, inline, options, *columns)
             announce(env, options, quiet)
-            accumulator = core.ElementwiseAccumulator(
-                spec.name, reduction.value, keep_rows=keep_rows(concrete, rows, all_rows),
-                nan_policy=nan_policy.value, with_grad=grad, dtype=dtype.value, input_notes=literal_notes,
-                parameter=value,
+            accumulator = losses.PointwiseAccumulator(
+                spec, reduction, keep_rows=keep_rows(concrete, rows, all_rows), nan_policy=nan_policy,
+                with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters,
             )
-            stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=digits,
+            stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
                    max_rows=None if all_rows else rows, quiet=quiet, reading=options)
 
-    command.__signature__ = _with_parameter_option(inspect.signature(command, eval_str=True), spec.parameter)
-    app.command(spec.name, cls=Command, help=_elementwise_help(spec), context_settings=CONTEXT)(command)
-
-
-def _with_parameter_option(signature: inspect.Signature, parameter: core.LossParameter | None) -> inspect.Signature:
-    """The command's signature with the loss's parameter as its option, or without it for a loss that has none."""
-    params = [p for p in signature.parameters.values() if p.name != "parameter"]
-    if parameter is not None:
-        bound = ("≥ " if parameter.minimum_allowed else "> ") + f"{parameter.minimum:g}"
-        option = typer.Option(parameter.flag, help=f"{parameter.symbol} in the formula ({parameter.symbol} {bound}).")
-        params.append(inspect.Parameter(
-            "parameter", inspect.Parameter.KEYWORD_ONLY, default=parameter.default, annotation=Annotated[float, option]
-        ))
-    return signature.replace(parameters=params)
+    command.__signature__ = _pointwise_signature(spec)
+    app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
 
 
 def option_values(env: Environment, text: str, option: str, decimal: str | None) -> np.ndarray:
@@ -405,8 +430,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
                                      show_grad=grad, class_names=class_names)
     table_rows = 0
     try:
-        for x, y in blocks:
-            part = accumulator.add_block(x, y)
+        for inputs in blocks:
+            part = accumulator.add_block(*inputs)
             progress.update(rows=accumulator.rows_seen)
             if fmt == "table" and max_rows is None:
                 # --all keeps every row for the table: stop as soon as there are more than it can draw.
@@ -427,8 +452,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
         render.write(result, "table", env.stdout, digits=digits, show_grad=grad, class_names=class_names, max_rows=max_rows)
 
 
-for _spec in core.ELEMENTWISE_LOSSES.values():
-    add_elementwise_command(_spec)
+for _spec in losses.POINTWISE_LOSSES.values():
+    add_pointwise_command(_spec)
 
 
 @app.command("xent", cls=Command, context_settings=CONTEXT)
@@ -438,7 +463,7 @@ def xent(
     target: Annotated[Optional[str], typer.Argument(help="Class indices (or names), probability rows, a file, or -", show_default=False)] = None,
     reduction: ReductionOption = Reduction("mean"),
     weight: Annotated[Optional[str], typer.Option("--weight", "-w", help="Per-class weights: 1,2,0.5", show_default=False)] = None,
-    ignore_index: Annotated[int, typer.Option("--ignore-index", help="Target value that is skipped.")] = core.DEFAULT_IGNORE_INDEX,
+    ignore_index: Annotated[int, typer.Option("--ignore-index", help="Target value that is skipped.")] = losses.DEFAULT_IGNORE_INDEX,
     label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="ε in [0, 1].")] = 0.0,
     classes: Annotated[Optional[str], typer.Option("--classes", help="Class names: cat,dog,bird", show_default=False)] = None,
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
@@ -488,7 +513,7 @@ def xent(
     if len(arguments) == 2 and sources == [None, None]:
         x, y = checked(parse_inline(arguments[0], "logits", dtype.value, literal_notes), parse_labels(arguments[1], class_names))
         y = y.astype(dtype.value) if y.shape == x.shape else y
-        result = core.cross_entropy(x, y, reduction=reduction.value, **options)
+        result = losses.cross_entropy(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
         return
@@ -501,7 +526,7 @@ def xent(
             logits_columns, class_names,
         )
         announce(env, reading, quiet)
-        accumulator = core.CrossEntropyAccumulator(
+        accumulator = losses.CrossEntropyAccumulator(
             reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad,
             dtype=dtype.value, input_notes=literal_notes, **options
         )
@@ -554,7 +579,7 @@ def softmax(
             announce(env, reading, quiet)
             if not isinstance(x, np.ndarray) and dim in (-1, 1):
                 # Softmax along each row: rows are independent, so the table streams.
-                accumulator = core.SoftmaxAccumulator(
+                accumulator = losses.SoftmaxAccumulator(
                     temperature=temperature, log=log, keep_rows=keep_rows(concrete, rows, all_rows)
                 )
                 blocks = ((block.astype(dtype.value, copy=False), None) for block in x)
@@ -563,7 +588,7 @@ def softmax(
                 return
             x = (x if isinstance(x, np.ndarray) else np.concatenate(list(x))).astype(dtype.value, copy=False)
             input_columns = reading.report.columns
-    result = core.softmax(x, dim=dim, temperature=temperature, log=log)
+    result = losses.softmax(x, dim=dim, temperature=temperature, log=log)
     result = with_notes(result, tuple(literal_notes))
     if input_columns:
         result = replace(result, input_columns=dict(input_columns))

@@ -102,7 +102,7 @@ def write_plain(result: LossResult, out: TextIO) -> None:
     value = np.asarray(result.value)
     if value.ndim == 0:
         out.write(exact(value, result.dtype) + "\n")
-    elif value.ndim == 1 and result.loss != "softmax":
+    elif value.ndim == 1 and result.presentation.reduces:
         out.write("".join(t + "\n" for t in exact_list(in_input_order(result, value), result.dtype)))
     else:
         rows = value.reshape(1, -1) if value.ndim == 1 else value
@@ -146,7 +146,7 @@ def _csv_groups(result: LossResult, show_grad: bool, class_names: list[str] | No
             blank = "" if values.dtype.kind == "U" else "nan"  # no branch was taken in an omitted row
             omitted_cells = [[blank] * len(headers) for _ in range(gone)]
         groups.append((column.key, headers, _cells(values, result.dtype), omitted_cells))
-        if column.key == "target" and class_names and result.loss == "xent" and values.ndim == 1:
+        if column.key == result.presentation.class_column and class_names and values.ndim == 1:
             names_gone = _class_name_cells(given, class_names) if given is not None else [[""]] * gone
             groups.append(("target_name", ["target_name"], _class_name_cells(values, class_names), names_gone))
     if show_grad and result.grad is not None:
@@ -183,7 +183,7 @@ def csv_rows(result: LossResult, *, show_grad: bool, class_names: list[str] | No
 
 def csv_footer(result: LossResult, header: list[str]) -> list[str] | None:
     """The reduction's row, as the table's footer: its name, then the value in the term column."""
-    if result.reduction == "none" or result.loss == "softmax":
+    if result.reduction == "none" or not result.presentation.reduces:
         return None
     footer = [""] * len(header)
     footer[0] = result.reduction
@@ -212,20 +212,14 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
     if result.denominator is not None:
         document["denominator"] = json_number(result.denominator, "float64")
         document["denominator_is"] = result.denominator_label
-    meta = result.meta
-    if result.loss == "xent":
-        document["target_kind"] = meta["target_kind"]
-        document["classes"] = meta["classes"]
-        if class_names:
-            document["class_names"] = list(class_names)
-        document["weight"] = None if meta["weight"] is None else json_array(meta["weight"], result.dtype)
-        document["ignore_index"] = meta["ignore_index"]
-        document["label_smoothing"] = meta["label_smoothing"]
-    if result.loss == "softmax":
-        document.update(dim=meta["dim"], temperature=meta["temperature"], log=meta["log"])
-    document.update(meta.get("parameters") or {})  # huber's delta, smooth-l1's beta
-    if meta.get("omitted") is not None:
-        document["omitted"] = meta["omitted"]
+    if hasattr(result.details, "to_dict"):
+        document.update(result.details.to_dict())  # what the family found: target kind, classes
+    if class_names:
+        document["class_names"] = list(class_names)
+    for key, value in result.parameters.items():  # the options the loss took: delta, weight, ...
+        document[key] = json_array(value, result.dtype) if isinstance(value, np.ndarray) else value
+    if result.omitted is not None:
+        document["omitted"] = result.omitted
     if result.input_columns:
         document["columns"] = result.input_columns
     if result.notes:
@@ -381,7 +375,7 @@ class StreamWriter:
             yield part if part.grad is None else replace(part, grad=self.scale_grad(part.grad))
 
     def finish(self, result: LossResult) -> None:
-        if self.fmt == "plain" and result.reduction != "none" and result.loss != "softmax":
+        if self.fmt == "plain" and result.reduction != "none" and result.presentation.reduces:
             write_plain(result, self.out)
         elif self.fmt == "csv":
             for part in self._replayed() if self.spool is not None else ():

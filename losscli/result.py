@@ -47,6 +47,45 @@ class OmittedRows:
 
 
 @dataclass(frozen=True)
+class Presentation:
+    """What the renderers need to know about a loss, declared by its spec (so they never ask its name)."""
+
+    name: str  # as the table's caption writes it: "MSE", "cross-entropy", "softmax"
+    grad_of: str = "ŷ"  # the input the gradient is taken with respect to, as in ∂loss/∂ŷ
+    samples: bool = False  # a row is a sample of several classes (one vector per row), not an element
+    class_column: str | None = None  # the column of class indices that --classes names
+    reduces: bool = True  # False for softmax, a transform with one output per input
+
+
+@dataclass(frozen=True)
+class HandTerms:
+    """How a pointwise loss writes one term by hand, for the derivation line: ``(2−4)²``."""
+
+    template: str  # str.format fields: the input column keys ({pred}, {target}, ...) and {term}
+    group: tuple[str, str]  # brackets around the sum
+
+
+@dataclass(frozen=True)
+class ClassTargets:
+    """What a class loss (cross-entropy, NLL) found in its targets."""
+
+    target_kind: str  # "index" or "probs"
+    classes: int
+    valid: int  # samples not ignored, in the whole input
+
+    def to_dict(self) -> dict:
+        return {"target_kind": self.target_kind, "classes": self.classes}
+
+
+@dataclass(frozen=True)
+class SoftmaxSlices:
+    """The scaled input (x / T) of a softmax and the dim it runs over, for the derivation."""
+
+    dim: int
+    scaled: np.ndarray
+
+
+@dataclass(frozen=True)
 class LossResult:
     """The per-row terms, the reduced value and the gradient of one loss (or softmax) call.
 
@@ -54,6 +93,8 @@ class LossResult:
     ``value`` is what the reduction gives (an array for ``none`` and for softmax).
     ``denominator`` is what ``mean`` divided by, and ``denominator_label`` says what it is
     (``n``, ``N`` or ``Σ w[y]``), since PyTorch's normalisers differ between paths.
+    ``parameters`` are the options the loss took, as JSON names them (``delta``, ``weight``);
+    ``details`` is the family's own payload (``HandTerms``, ``ClassTargets``, ``SoftmaxSlices``).
     """
 
     loss: str
@@ -64,10 +105,16 @@ class LossResult:
     terms: np.ndarray
     grad: np.ndarray | None
     columns: tuple[Column, ...]
+    presentation: Presentation
     denominator: float | None = None
     denominator_label: str = "n"
     notes: tuple[str, ...] = ()
-    meta: dict[str, Any] = field(default_factory=dict)
+    shape: tuple[int, ...] = ()  # of the input (elements), or (samples, classes)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    details: Any = None
+    omitted: int | None = None  # rows --nan-policy omit left out (None: another policy)
+    rows_in: int | None = None  # rows read, omitted ones included (None: the rows the columns hold)
+    head_rows: int | None = None  # how many kept rows are the input's first rows (None: all)
     # For input read in blocks only some rows are kept (head and tail, for the table): their
     # 0-based positions. None means the columns hold every row.
     row_numbers: np.ndarray | None = None
@@ -83,8 +130,8 @@ class LossResult:
         return len(self.columns[0].values) if self.columns else 0
 
     def _is_matrix_of_elements(self) -> bool:
-        # l1/mse/softmax rows are elements, numbered (row, col) for a matrix; xent rows are samples.
-        return self.loss != "xent" and len(self.meta.get("shape", ())) == 2
+        # Element rows of a matrix are numbered (row, col); a sample's row is one number.
+        return not self.presentation.samples and len(self.shape) == 2
 
     def index_headers(self) -> list[str]:
         """Headers of the columns that say where each row comes from."""
@@ -97,7 +144,7 @@ class LossResult:
     def index_at(self, position: int) -> list[int]:
         """The 1-based row (and column, for a matrix) of 0-based ``position`` in the input."""
         if self._is_matrix_of_elements():
-            columns = self.meta["shape"][1]
+            columns = self.shape[1]
             return [position // columns + 1, position % columns + 1]
         return [position + 1]
 
@@ -108,11 +155,11 @@ class LossResult:
     def grad_rows(self) -> np.ndarray:
         """The gradient with one entry (a vector for xent) per row the columns hold."""
         grad = np.asarray(self.grad)
-        return grad.reshape(self.rows, -1) if self.loss == "xent" else grad.reshape(-1)
+        return grad.reshape(self.rows, -1) if self.presentation.samples else grad.reshape(-1)
 
     def omitted_note(self) -> str:
         """What --nan-policy omit dropped, in words."""
-        omitted = self.meta["omitted"]
+        omitted = self.omitted
         rows = "1 row" if omitted == 1 else f"{omitted} rows"
         return f"{rows} with nan omitted (--nan-policy omit); n = {self.n}"
 

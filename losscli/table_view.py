@@ -13,10 +13,9 @@ from typing import Callable, TextIO
 
 import numpy as np
 
-from .core import ELEMENTWISE_LOSSES
 from .errors import UsageError
 from .inputs import printable
-from .result import LossResult
+from .result import ClassTargets, HandTerms, LossResult, SoftmaxSlices
 
 DERIVATION_TERMS = 6  # longer sums are written as the first few terms, "…", the last one
 MIN_FIT_DIGITS = 3  # a table too wide for the terminal may round to this few digits before it stacks
@@ -58,38 +57,47 @@ def written_sum(term: Callable[[int], str], total: int, available: int | None = 
 
 def _head_rows(result: LossResult) -> int:
     """How many of the kept rows are the first rows computed on (after any omitted ones)."""
-    return min(result.meta.get("head_rows", result.rows), result.rows)
+    return min(result.rows if result.head_rows is None else result.head_rows, result.rows)
 
 
 def derivation(result: LossResult, digits: int) -> str | None:
     """The reduction written as a person checks it by hand, e.g. ``(|2−4| + |3−5|) / 2 = 2``."""
-    if result.loss == "softmax":
+    if isinstance(result.details, SoftmaxSlices):
         return _softmax_derivation(result, digits)
     if result.reduction == "none":
         return None
     value = rounded(result.value, digits)
-    if result.loss in ELEMENTWISE_LOSSES:
-        spec = ELEMENTWISE_LOSSES[result.loss]
-        pred, target = result.column("pred").values, result.column("target").values
-        terms = np.ravel(result.terms)  # a matrix input keeps its shape in terms; rows here are elements
-
-        def term(i: int) -> str:
-            return spec.hand_term.format(
-                pred=rounded(pred[i], digits), target=_operand(target[i], digits), term=rounded(terms[i], digits)
-            )
-
-        opening, closing = spec.hand_group
-        body = opening + written_sum(term, result.n, result.rows, _head_rows(result)) + closing
-        return f"{body} / {result.n} = {value}" if result.reduction == "mean" else f"{body} = {value}"
-    return _xent_derivation(result, digits, value)
+    if isinstance(result.details, HandTerms):
+        return _hand_derivation(result, result.details, digits, value)
+    if isinstance(result.details, ClassTargets):
+        return _class_derivation(result, result.details, digits, value)
+    return None
 
 
-def _xent_derivation(result: LossResult, digits: int, value: str) -> str:
+def _hand_derivation(result: LossResult, hand: HandTerms, digits: int, value: str) -> str:
+    """Each term as a person writes it, summed, then divided: ``[(2−4)² + (3−5)²] / 2 = 4``."""
+    fields = [c.key for c in result.columns if c.values.dtype.kind == "f"]
+    # A matrix input keeps its shape in terms; rows here are elements.
+    columns = {key: np.ravel(result.column(key).values) for key in fields}
+    terms = np.ravel(result.terms)
+
+    def term(i: int) -> str:
+        written = {key: (rounded if n == 0 else _operand)(values[i], digits) for n, (key, values) in enumerate(columns.items())}
+        return hand.template.format(**written, term=rounded(terms[i], digits))
+
+    opening, closing = hand.group
+    body = opening + written_sum(term, result.n, result.rows, _head_rows(result)) + closing
+    if result.denominator is None:
+        return f"{body} = {value}"
+    return f"{body} / {rounded(result.denominator, digits)} = {value}"
+
+
+def _class_derivation(result: LossResult, targets: ClassTargets, digits: int, value: str) -> str:
     """``(ℓ₁ + ℓ₂ + …) / denominator``, over the non-ignored samples the result kept."""
     kept = np.arange(result.rows)
-    if result.meta["target_kind"] == "index":
-        kept = np.flatnonzero(result.column("target").values != result.meta["ignore_index"])
-    counted = result.meta["valid"]  # non-ignored samples in the whole input
+    if targets.target_kind == "index":
+        kept = np.flatnonzero(result.column("target").values != result.parameters["ignore_index"])
+    counted = targets.valid  # non-ignored samples in the whole input
     head = int(np.sum(kept < _head_rows(result)))
     if counted == 0:
         total = "0"
@@ -107,8 +115,8 @@ def _xent_derivation(result: LossResult, digits: int, value: str) -> str:
 
 def _softmax_derivation(result: LossResult, digits: int) -> str:
     """The first output element of the first slice along ``dim``, written out."""
-    scaled = np.asarray(result.meta["scaled"])
-    dim = result.meta["dim"]
+    scaled = np.asarray(result.details.scaled)
+    dim = result.details.dim
     first = np.moveaxis(scaled, dim, -1).reshape(-1, scaled.shape[dim])[0]
     overflow = np.any(np.abs(first[np.isfinite(first)]) > 700)
     top = np.max(first)
@@ -120,7 +128,7 @@ def _softmax_derivation(result: LossResult, digits: int) -> str:
 
     denominator = written_sum(lambda i: power(first[i]), first.size)
     value = np.moveaxis(np.asarray(result.value), dim, -1).reshape(-1, scaled.shape[dim])[0][0]
-    if result.meta["log"]:
+    if result.parameters["log"]:
         head = f"({rounded(first[0], digits)}−{_operand(top, digits)})" if overflow else rounded(first[0], digits)
         return f"{head} − log({denominator}) = {rounded(value, digits)}"
     return f"{power(first[0])} / ({denominator}) = {rounded(value, digits)}"
@@ -225,7 +233,7 @@ class Grid:
 def _grid(result: LossResult, shown: list[int], digits: int, grad, class_names, glyphs) -> Grid:
     headers = result.index_headers() + [column.label for column in result.columns]
     if grad is not None:
-        headers.append("∂loss/∂ŷ" if result.loss != "xent" else "∂loss/∂x")
+        headers.append(f"∂loss/∂{result.presentation.grad_of}")
     body: list[list[str] | None] = []
     previous = None
     for i in shown:
@@ -235,7 +243,7 @@ def _grid(result: LossResult, shown: list[int], digits: int, grad, class_names, 
         previous = position
         cells = [str(v) for v in result.index_values(i)]
         for column in result.columns:
-            labels = class_names if column.key == "target" and result.loss == "xent" else None
+            labels = class_names if column.key == result.presentation.class_column else None
             cells.append(_cell(np.asarray(column.values), i, digits, labels))
         if grad is not None:
             cells.append(_cell(grad, i, digits))
@@ -364,13 +372,13 @@ def write_table(
         for line in wrap_between_terms(text, console.width) if wrap else [text]:
             console.print(Text(line, style=style), soft_wrap=True)
 
-    softmax_name = "log-softmax" if result.meta.get("log") else "softmax"
-    name = {"xent": "cross-entropy", "softmax": softmax_name}.get(result.loss, result.loss.upper())
+    name = result.presentation.name
     caption = f"{name}, reduction={result.reduction}, {result.dtype}"
-    for key, value in (result.meta.get("parameters") or {}).items():
-        caption += f", {key}={value:g}"
-    if result.loss == "softmax":
-        caption = f"{name} over dim {result.meta['dim']}, {result.dtype}"
+    for key, value in result.parameters.items():
+        if isinstance(value, (float, bool)) and not isinstance(result.details, (ClassTargets, SoftmaxSlices)):
+            caption += f", {key}={value:g}" if isinstance(value, float) else (f", {key}" if value else "")
+    if isinstance(result.details, SoftmaxSlices):
+        caption = f"{name} over dim {result.details.dim}, {result.dtype}"
     if result.input_columns:
         caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
     grad = result.grad_rows() if show_grad and result.grad is not None else None
@@ -388,16 +396,16 @@ def write_table(
         for line in _stacked_lines(grid, console.width, unicode):
             console.print(Text(line), soft_wrap=True)
 
-    rows_in = result.meta.get("rows_in", result.rows)
+    rows_in = result.rows if result.rows_in is None else result.rows_in
     hidden = rows_in - len(shown)
     if hidden:
         say(f"⋮ {hidden} more row{'s' if hidden > 1 else ''} ({rows_in} in all; --all shows every row)")
-    if result.meta.get("omitted"):
+    if result.omitted:
         say(result.omitted_note())
     line = derivation(result, digits)
     if line:
         say(line)
-    if result.loss == "xent" and result.reduction == "mean":
+    if isinstance(result.details, ClassTargets) and result.reduction == "mean":
         say(_xent_normaliser_note(result), style="dim")
 
 

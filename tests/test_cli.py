@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from losscli import ELEMENTWISE_LOSSES, __version__
+from losscli import POINTWISE_LOSSES, __version__
 
 from .golden import CASES, assert_matches, case_ids
 
@@ -304,7 +304,7 @@ def test_version_names_the_active_reader(cli, capsys, monkeypatch):
     assert capsys.readouterr().out.splitlines()[1] == "reader: numpy.loadtxt (LOSSCLI_READER=numpy)"
 
 
-@pytest.mark.parametrize("name", list(ELEMENTWISE_LOSSES))
+@pytest.mark.parametrize("name", list(POINTWISE_LOSSES))
 def test_the_help_example_of_each_loss_is_what_the_table_prints(cli, name):
-    spec = ELEMENTWISE_LOSSES[name]
+    spec = POINTWISE_LOSSES[name]
     assert spec.example in cli(name, "2,3,4,5", "4,5,6,7", "-f", "table").stdout.splitlines()

@@ -225,12 +225,12 @@ def test_spool_fault(cli, monkeypatch, tmp_path, tmpdir, patches, message, extra
 
 
 def test_any_error_message_is_escaped(cli, monkeypatch):
-    from losscli import core
+    from losscli import losses
 
     def raising(*args, **kwargs):
         raise DataError("column \x1b]0;title\x07 in a\rb\nc\tname \u202e")
 
-    monkeypatch.setattr(core, "elementwise_loss", raising)
+    monkeypatch.setattr(losses, "pointwise_loss", raising)
     run = cli("mse", "1,2", "3,4")
     assert (run.status, run.stdout) == (1, "")
     assert run.stderr == "losscli: error: column \\x1b]0;title\\x07 in a\\rb\\nc\\tname \\u202e\n"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from losscli import UsageError, elementwise_loss, huber, l1, smooth_l1
-from losscli.core import ElementwiseAccumulator
+from losscli.losses import POINTWISE_LOSSES, PointwiseAccumulator
 
 from .golden import _SHARED, assert_matches, case_ids, golden_path, load_cases
 
@@ -230,12 +230,12 @@ def test_the_branch_is_quadratic_exactly_where_the_difference_is_inside_delta(da
 @given(data=pairs, beta=st.floats(0.0, 10.0), cut=st.integers(0, 12))
 def test_accumulator_with_a_parameter_is_the_same_for_any_block_split(data, beta, cut):
     prediction, target = data
-    whole = ElementwiseAccumulator("smooth-l1", "sum", parameter=beta)
+    whole = PointwiseAccumulator(POINTWISE_LOSSES["smooth-l1"], "sum", parameters={"beta": beta})
     whole.add(prediction, target)
-    split = ElementwiseAccumulator("smooth-l1", "sum", parameter=beta)
+    split = PointwiseAccumulator(POINTWISE_LOSSES["smooth-l1"], "sum", parameters={"beta": beta})
     split.add(prediction[:cut], target[:cut]) if cut else None
     split.add(prediction[cut:], target[cut:]) if cut < prediction.size else None
     expected, got = whole.result(), split.result()
     assert got.value.tobytes() == expected.value.tobytes()
     np.testing.assert_array_equal(got.grad, expected.grad)
-    assert got.meta["parameters"] == {"beta": beta}
+    assert got.parameters == {"beta": beta}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from losscli import core
+from losscli import losses
 
 NAN = math.nan
 
@@ -165,7 +165,7 @@ def test_csv_ends_with_the_reduction_row_holding_the_value(cli, write, case, red
     rows = csv_table(run.stdout)
     header, footer = rows[0], rows[-1]
     assert len(rows) == 1 + len(case.x) + 1
-    term = header.index("loss" if case.command == "xent" else core.ELEMENTWISE_LOSSES[case.command].term_key)
+    term = header.index("loss" if case.command == "xent" else losses.POINTWISE_LOSSES[case.command].term_key)
     assert footer[0] == reduction and len(footer) == len(header)
     assert [cell for i, cell in enumerate(footer) if i not in (0, term)] == [""] * (len(header) - 2)
     total = math.fsum(expected_terms(case))
@@ -262,7 +262,7 @@ def test_omit_csv_writes_every_row_with_its_inputs(cli, write, case, reduction, 
     inputs = [i for i, h in enumerate(header) if h.split("_")[0] in ("pred", "logits")]
     x = np.array([[float(r[i]) for i in inputs] for r in body])
     np.testing.assert_array_equal(x.reshape(np.shape(case.x)), np.asarray(case.x, dtype=float))  # nan == nan here
-    term = header.index("loss" if case.command == "xent" else core.ELEMENTWISE_LOSSES[case.command].term_key)
+    term = header.index("loss" if case.command == "xent" else losses.POINTWISE_LOSSES[case.command].term_key)
     terms = np.array([float(r[term]) for r in body])
     assert np.isnan(terms).tolist() == _missing(case).tolist()
     for r, missing in zip(body, _missing(case)):
@@ -325,13 +325,13 @@ def test_every_csv_and_json_number_reads_back_as_the_api_result(cli, command, re
     if command == "xent":
         x, y = rng.normal(size=(7, 3)) * 3, rng.integers(0, 3, size=7)
         argv = [_text(x), _labels(y)]
-        api = core.cross_entropy(x, y, reduction=reduction)
+        api = losses.cross_entropy(x, y, reduction=reduction)
         per_row = {"loss": api.terms, "p_target": api.column("p_target").values}
     else:
         x, y = rng.normal(size=9) / 3, rng.normal(size=9) * 7
         argv = [_text(x), _text(y)]
-        api = core.elementwise_loss(command, x, y, reduction=reduction)
-        per_row = {"diff": api.column("diff").values, core.ELEMENTWISE_LOSSES[command].term_key: api.terms}
+        api = losses.elementwise_loss(command, x, y, reduction=reduction)
+        per_row = {"diff": api.column("diff").values, losses.POINTWISE_LOSSES[command].term_key: api.terms}
     rows = csv_table(cli(command, *argv, "-r", reduction, "-f", "csv", "-g").stdout)
     header, body = rows[0], rows[1 : 1 + len(x)]
     for key, values in per_row.items():

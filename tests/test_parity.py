@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from losscli import DataError, cross_entropy, elementwise_loss, fast_reader, readers, softmax
-from losscli.core import CrossEntropyAccumulator
+from losscli.losses import CrossEntropyAccumulator
 
 nan = math.nan
 

@@ -1,14 +1,14 @@
 """Mathematical invariants of losscli, checked with hypothesis on generated inputs.
 
 In the style of scikit-learn's ``tests/test_common.py``: the element-wise tests are generic and
-parametrized over the registry ``losscli.core.ELEMENTWISE_LOSSES``, so a loss added there is
+parametrized over the registry ``losscli.losses.POINTWISE_LOSSES``, so a loss added there is
 checked here without new code -- except that it must also get an entry in ``REFERENCE_TERMS``
 (a plain-Python formula of its per-element term, the independent expectation these tests
 compare against; ``test_every_registered_loss_has_a_reference_term`` enforces that).
 
 Sections:
   1. element-wise losses through the API (sign, zero, permutation, reductions, gradients)
-  2. ``ElementwiseAccumulator`` over arbitrary block splits
+  2. ``PointwiseAccumulator`` over arbitrary block splits
   3. softmax / log-softmax
   4. cross-entropy (index vs one-hot targets, gradients, ignore_index)
   5. the CLI: one value in plain, json, csv and the table
@@ -31,10 +31,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from losscli import core
-from losscli.core import ELEMENTWISE_LOSSES, ElementwiseAccumulator, cross_entropy, elementwise_loss, softmax
+from losscli import losses
+from losscli.errors import DataError
+from losscli.losses import POINTWISE_LOSSES, PointwiseAccumulator, cross_entropy, elementwise_loss, softmax
 
-LOSSES = sorted(ELEMENTWISE_LOSSES)
+LOSSES = sorted(POINTWISE_LOSSES)
 REDUCED = ("mean", "sum")
 
 # The per-element term of each registered loss, written independently of losscli (Python floats).
@@ -94,7 +95,7 @@ def close(a: float, b: float, rel: float) -> bool:
 
 
 def test_every_registered_loss_has_a_reference_term():
-    assert set(ELEMENTWISE_LOSSES) == set(REFERENCE_TERMS) == set(KINKS)
+    assert set(POINTWISE_LOSSES) == set(REFERENCE_TERMS) == set(KINKS)
 
 
 @pytest.mark.parametrize("name", LOSSES)
@@ -194,7 +195,7 @@ def test_gradient_matches_central_differences(name, reduction, data):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. ElementwiseAccumulator over blocks
+# 2. PointwiseAccumulator over blocks
 
 
 @st.composite
@@ -207,22 +208,22 @@ def split_arrays(draw, max_size: int = 120, nan: bool = False):
     return prediction, target, [0, *cuts, n]
 
 
-def _feed(accumulator: ElementwiseAccumulator, prediction, target, bounds):
+def _feed(accumulator: PointwiseAccumulator, prediction, target, bounds):
     blocks = []
     for start, stop in zip(bounds, bounds[1:]):
         blocks.append(accumulator.add(prediction[start:stop], target[start:stop]))
     return blocks
 
 
-@pytest.mark.parametrize("reduction", core.REDUCTIONS)
+@pytest.mark.parametrize("reduction", losses.REDUCTIONS)
 @pytest.mark.parametrize("name", LOSSES)
 @API
 @given(data=split_arrays())
 def test_accumulator_gives_the_same_result_for_any_block_split(name, reduction, data):
     prediction, target, bounds = data
-    whole = ElementwiseAccumulator(name, reduction)
+    whole = PointwiseAccumulator(POINTWISE_LOSSES[name], reduction)
     whole.add(prediction, target)
-    split = ElementwiseAccumulator(name, reduction)
+    split = PointwiseAccumulator(POINTWISE_LOSSES[name], reduction)
     blocks = _feed(split, prediction, target, bounds)
     expected, got = whole.result(), split.result()
     reference = reference_terms(name, prediction, target)
@@ -241,7 +242,7 @@ def test_accumulator_gives_the_same_result_for_any_block_split(name, reduction, 
         assert close(float(got.value), exact, 1e-13)
 
 
-class _SmallChunks(core.ChunkedSum):
+class _SmallChunks(losses.ChunkedSum):
     CHUNK = 7  # so that a few dozen values span many chunks
 
 
@@ -259,11 +260,11 @@ def test_chunked_sum_is_the_exact_sum_of_fixed_chunks_whatever_the_blocks(data):
 
 @pytest.mark.parametrize("name", LOSSES)
 @API
-@given(data=split_arrays(), keep=st.integers(0, 12), reduction=st.sampled_from(core.REDUCTIONS))
+@given(data=split_arrays(), keep=st.integers(0, 12), reduction=st.sampled_from(losses.REDUCTIONS))
 def test_accumulator_keeps_the_first_and_last_rows_for_the_table(name, data, keep, reduction):
     prediction, target, bounds = data
     n = prediction.size
-    accumulator = ElementwiseAccumulator(name, reduction, keep_rows=keep)
+    accumulator = PointwiseAccumulator(POINTWISE_LOSSES[name], reduction, keep_rows=keep)
     _feed(accumulator, prediction, target, bounds)
     result = accumulator.result()
     head = list(range(min((keep + 1) // 2, n)))
@@ -287,17 +288,17 @@ def test_accumulator_keeps_the_first_and_last_rows_for_the_table(name, data, kee
 def test_accumulator_omitting_nan_equals_the_loss_on_the_other_rows(name, data, reduction):
     prediction, target, bounds = data
     keep = ~np.isnan(prediction)
-    accumulator = ElementwiseAccumulator(name, reduction, nan_policy="omit")
+    accumulator = PointwiseAccumulator(POINTWISE_LOSSES[name], reduction, nan_policy="omit")
     _feed(accumulator, prediction, target, bounds)
     if not keep.any():
-        with pytest.raises(core.DataError):
+        with pytest.raises(DataError):
             accumulator.result()
         return
     result = accumulator.result()
     reference = reference_terms(name, prediction[keep], target[keep])
     exact = math.fsum(reference) / (len(reference) if reduction == "mean" else 1)
     assert result.n == len(reference)
-    assert result.meta["omitted"] == int((~keep).sum())
+    assert result.omitted == int((~keep).sum())
     assert close(float(result.value), exact, 1e-13)
     np.testing.assert_array_equal(result.row_numbers if result.row_numbers is not None else np.arange(prediction.size), np.flatnonzero(keep))
 
@@ -353,7 +354,7 @@ def test_log_softmax_is_the_log_of_softmax_where_that_is_finite(data):
     x, dim = data
     p = np.asarray(softmax(x, dim=dim).value)
     lp = np.asarray(softmax(x, dim=dim, log=True).value)
-    np.testing.assert_array_equal(lp, core.log_softmax(x, axis=dim))
+    np.testing.assert_array_equal(lp, losses.log_softmax(x, axis=dim))
     normal = p > 1e-300  # log of a subnormal probability has lost its precision
     with np.errstate(divide="ignore"):
         np.testing.assert_allclose(lp[normal], np.log(p[normal]), rtol=1e-12, atol=1e-12)
@@ -401,10 +402,10 @@ def test_xent_one_hot_probabilities_equal_class_indices_without_weights(problem)
     logits, labels = problem
     classes = logits.shape[-1]
     targets = one_hot(labels, classes)
-    for reduction in core.REDUCTIONS:
+    for reduction in losses.REDUCTIONS:
         by_index = cross_entropy(logits, labels, reduction=reduction)
         by_probs = cross_entropy(logits, targets, reduction=reduction)
-        assert by_index.meta["target_kind"] == "index" and by_probs.meta["target_kind"] == "probs"
+        assert by_index.details.target_kind == "index" and by_probs.details.target_kind == "probs"
         np.testing.assert_allclose(by_probs.value, by_index.value, rtol=1e-12, atol=0)
         np.testing.assert_allclose(by_probs.grad, by_index.grad, rtol=1e-12, atol=1e-15)
     # and both are the textbook -log softmax(x)[y], averaged over the samples
@@ -558,8 +559,8 @@ def test_cli_value_is_the_same_in_every_format(cli, name, reduction, source, dat
 
     *records, footer = csv.DictReader(io.StringIO(run("--format", "csv")))
     assert len(records) == n
-    assert footer["row"] == reduction and float(footer[ELEMENTWISE_LOSSES[name].term_key]) == plain
-    terms = [float(r[ELEMENTWISE_LOSSES[name].term_key]) for r in records]
+    assert footer["row"] == reduction and float(footer[POINTWISE_LOSSES[name].term_key]) == plain
+    terms = [float(r[POINTWISE_LOSSES[name].term_key]) for r in records]
     reduced = math.fsum(terms) / (n if reduction == "mean" else 1)
     assert close(plain, reduced, 1e-12)
     exact = math.fsum(reference_terms(name, prediction, target)) / (n if reduction == "mean" else 1)
@@ -585,7 +586,7 @@ def test_cli_reduction_none_writes_the_same_terms_in_plain_json_and_csv(cli, nam
     expected = reference_terms(name, prediction, target)
     assert lines == expected
     assert document["value"] == expected
-    assert [float(r[ELEMENTWISE_LOSSES[name].term_key]) for r in records] == expected
+    assert [float(r[POINTWISE_LOSSES[name].term_key]) for r in records] == expected
 
 
 @pytest.mark.parametrize("reduction", REDUCED)

@@ -1,0 +1,41 @@
+"""The losses, one module per family, and the registries every command and test reads.
+
+- ``pointwise``: the machinery of losses computed element by element (``PointwiseLoss``,
+  ``PointwiseAccumulator``); ``regression`` declares L1, MSE, Huber and Smooth L1 with it.
+- ``classes``: cross-entropy on logits, sample by sample.
+- ``softmax``: softmax and log-softmax (a transform, not a loss).
+- ``base``: what they share (validation, parameters, the nan policy, exact sums).
+
+A new pointwise loss is one ``PointwiseLoss`` in its family module's ``SPECS``: its command,
+options, table, JSON and the generic property tests come from that declaration.
+"""
+
+from __future__ import annotations
+
+from ..result import LossResult
+from . import regression
+from .base import DEFAULT_IGNORE_INDEX, NAN_POLICIES, REDUCTIONS, ChunkedSum, LossParameter
+from .classes import CrossEntropyAccumulator, cross_entropy
+from .pointwise import PointwiseAccumulator, PointwiseLoss, pointwise_loss
+from .regression import huber, l1, mse, smooth_l1
+from .softmax import SoftmaxAccumulator, log_softmax, softmax
+
+POINTWISE_LOSSES: dict[str, PointwiseLoss] = {spec.name: spec for spec in (*regression.SPECS,)}
+
+
+def elementwise_loss(name: str, *inputs, reduction: str = "mean", nan_policy: str = "propagate", **parameters) -> LossResult:
+    """The pointwise loss ``name`` (a key of ``POINTWISE_LOSSES``) of its inputs, parameters by name.
+
+    >>> float(elementwise_loss("mse", [2, 3, 4, 5], [4, 5, 6, 7], reduction="sum").value)
+    16.0
+    >>> float(elementwise_loss("huber", [2, 3, 4, 5], [4, 5, 6, 7], delta=3).value)
+    2.0
+    """
+    return pointwise_loss(POINTWISE_LOSSES[name], *inputs, reduction=reduction, nan_policy=nan_policy, **parameters)
+
+
+__all__ = [
+    "DEFAULT_IGNORE_INDEX", "NAN_POLICIES", "POINTWISE_LOSSES", "REDUCTIONS", "ChunkedSum", "CrossEntropyAccumulator",
+    "LossParameter", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "cross_entropy",
+    "elementwise_loss", "huber", "l1", "log_softmax", "mse", "pointwise_loss", "smooth_l1", "softmax",
+]

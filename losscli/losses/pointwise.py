@@ -1,0 +1,345 @@
+"""The pointwise family: losses computed element by element from inputs of one shape.
+
+A ``PointwiseLoss`` declares its term, the term's derivative w.r.t. the first input, its
+parameters, its reductions and the table columns a student needs to rebuild each term by hand.
+``PointwiseAccumulator`` streams any of them over blocks of rows; ``pointwise_loss`` is the
+same computation on whole arrays. The family modules (``regression``, ...) declare the specs;
+nothing here knows a loss by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from ..errors import DataError, UsageError
+from ..result import Column, HandTerms, LossResult, OmittedRows, Presentation
+from .base import (
+    REDUCTIONS,
+    ChunkedSum,
+    HeadTail,
+    InfCount,
+    LossParameter,
+    NanCount,
+    RangeCount,
+    as_float_array,
+    check_reduction,
+    check_same_shape,
+)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of a loss: its csv/json key, table header and name in messages."""
+
+    key: str
+    label: str
+    name: str
+    help: str = ""  # the positional argument's help
+
+
+PREDICTION = Input("pred", "ŷ", "prediction", "Predictions ŷ: 2,3,4,5, a file, or - for stdin")
+TARGET = Input("target", "y", "target", "Targets y: 4,5,6,7, a file, or - for stdin")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A table column between the inputs and the term: ``values(*inputs, p)`` per element."""
+
+    key: str
+    label: str
+    values: Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class PointwiseLoss:
+    """One pointwise loss, declared: everything its command, table, JSON and tests need.
+
+    ``term(*inputs, p)`` and ``grad(*inputs, p)`` take the inputs (same shape, one dtype) and
+    ``p``, the parameters by name (numbers already in the data's dtype, as PyTorch casts them).
+    """
+
+    name: str
+    title: str
+    torch_name: str
+    term: Callable[..., np.ndarray]
+    grad: Callable[..., np.ndarray]  # ∂term/∂(first input), element by element
+    term_key: str  # csv/json name of the per-element term
+    term_label: str  # table header of the per-element term
+    hand_term: str  # one term as a person writes it: {pred}, {target} (input keys) and {term}
+    hand_group: tuple[str, str]  # brackets around the sum in the derivation line
+    example: str  # the derivation line of ``losscli NAME example_args`` (tested), for --help
+    example_args: str = "2,3,4,5 4,5,6,7"
+    parameters: tuple[LossParameter, ...] = ()
+    formula: str = ""  # the term for --help, when the header alone does not say it
+    steps: tuple[Step, ...] = ()
+    inputs: tuple[Input, ...] = (PREDICTION, TARGET)
+    reductions: tuple[str, ...] = REDUCTIONS
+    nan_how: str = "ŷ − y is inf − inf"  # what makes nan of inputs that hold none, for the note
+    display: str = ""  # the table caption's name (default: the name in capitals)
+
+    @property
+    def presentation(self) -> Presentation:
+        return Presentation(self.display or self.name.upper(), grad_of=self.inputs[0].label)
+
+    def parameter_values(self, given: dict) -> dict:
+        """Every parameter checked, defaults filled in; a ``TypeError`` for one it does not take."""
+        known = {p.name: p for p in self.parameters}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise TypeError(f"{self.name} takes no parameter {', '.join(unknown)}")
+        return {name: p.checked(given.get(name, p.default)) for name, p in known.items()}
+
+
+def difference(x: np.ndarray, y: np.ndarray, p: dict) -> np.ndarray:
+    """``ŷ − y``: the step most regression losses show."""
+    return x - y
+
+
+DIFFERENCE = Step("diff", "ŷ−y", difference)
+
+
+@dataclass
+class BlockTerms:
+    """What one block of rows gave: its inputs (flat), terms and the gradient (unscaled for mean)."""
+
+    inputs: tuple[np.ndarray, ...]
+    terms: np.ndarray
+    grad: np.ndarray | None
+    rows: np.ndarray  # 0-based positions of these elements in the whole input
+    omitted: OmittedRows | None = None  # rows of this block --nan-policy omit left out
+
+    def cut(self, start: int, stop: int | None) -> "BlockTerms":
+        def part(array):
+            return None if array is None else array[start:stop]
+
+        return BlockTerms(tuple(a[start:stop] for a in self.inputs), self.terms[start:stop], part(self.grad), self.rows[start:stop])
+
+    @staticmethod
+    def join(blocks: list["BlockTerms"]) -> "BlockTerms":
+        def joined(arrays):
+            return None if arrays[0] is None else np.concatenate(arrays)
+
+        return BlockTerms(
+            tuple(np.concatenate(parts) for parts in zip(*(b.inputs for b in blocks))),
+            joined([b.terms for b in blocks]),
+            joined([b.grad for b in blocks]),
+            joined([b.rows for b in blocks]),
+        )
+
+
+class PointwiseAccumulator:
+    """Reduces a pointwise loss over blocks of rows, so the input never has to fit in memory.
+
+    ``add`` returns each block's terms (for writers that stream them); ``result`` gives the
+    reduced value, summed exactly across blocks (``ChunkedSum``), and keeps the first and last
+    ``keep_rows // 2`` elements for the table (every one when None).
+
+    >>> from losscli.losses import POINTWISE_LOSSES
+    >>> acc = PointwiseAccumulator(POINTWISE_LOSSES["mse"], "mean")
+    >>> _ = acc.add(np.array([2.0, 3.0]), np.array([4.0, 5.0]))
+    >>> _ = acc.add(np.array([4.0, 5.0]), np.array([6.0, 7.0]))
+    >>> float(acc.result().value)
+    4.0
+    """
+
+    def __init__(
+        self,
+        spec: PointwiseLoss,
+        reduction: str = "mean",
+        *,
+        keep_rows: int | None = None,
+        nan_policy: str = "propagate",
+        with_grad: bool = True,
+        dtype: str | None = None,
+        input_notes: list[str] | None = None,
+        parameters: dict | None = None,
+    ):
+        check_reduction(reduction, spec.reductions)
+        self.spec = spec
+        self.parameters = spec.parameter_values(parameters or {})
+        self.reduction = reduction
+        self.nan_count = NanCount(nan_policy)
+        self.inf_count = InfCount()
+        self.with_grad = with_grad  # the gradient costs a pass over every row: only when shown
+        # Blocks are cast to ``dtype`` here, so that values it cannot hold are counted.
+        self.dtype: np.dtype | None = None if dtype is None else np.dtype(dtype)
+        self.out_of_range = RangeCount()
+        self.input_notes = input_notes if input_notes is not None else []  # read at the end
+        self.n = 0
+        self.rows_seen = 0
+        self.batch = 0  # the input's size(0): its first dimension, what batchmean divides by
+        self.overflows = 0
+        self.first_overflow_row: int | None = None
+        self._sum = ChunkedSum()
+        self._window = HeadTail(keep_rows, lambda b: b.terms.size, BlockTerms.cut, BlockTerms.join)
+        # Omitted rows are given back with the result only when it holds every row.
+        self._omitted: list[OmittedRows] | None = [] if keep_rows is None else None
+
+    def _p(self, rows: np.ndarray | None = None) -> dict:
+        """The parameters as the formulas take them: numbers in the data's dtype (as PyTorch casts
+        them); one running along the last dim (a weight per class) as given for a block in its
+        own shape, or gathered for the flat elements at 0-based ``rows``."""
+        p = {}
+        for spec in self.spec.parameters:
+            value = self.parameters[spec.name]
+            if isinstance(value, bool) or value is None:
+                p[spec.name] = value
+            elif np.ndim(value):
+                value = np.asarray(value, dtype=self.dtype)
+                p[spec.name] = value if rows is None else value[rows % value.size]
+            else:
+                p[spec.name] = self.dtype.type(value)
+        return p
+
+    def add(self, *given) -> BlockTerms:
+        spec = self.spec
+        if len(given) != len(spec.inputs):
+            raise TypeError(f"{spec.name} takes {len(spec.inputs)} inputs, not {len(given)}")
+        arrays = [as_float_array(values, i.name) for values, i in zip(given, spec.inputs)]
+        for other, i in zip(arrays[1:], spec.inputs[1:]):
+            check_same_shape(arrays[0], other, (spec.inputs[0].name, i.name))
+        self.dtype = self.dtype or np.result_type(*arrays)
+        with np.errstate(over="ignore"):  # a value beyond float32: inf, counted below
+            inputs = tuple(values.astype(self.dtype, copy=False) for values in arrays)
+        self.batch += inputs[0].shape[0] if inputs[0].ndim else 1
+        # Computed in the input's own shape (a weight per class runs along its last dim), then flat.
+        with np.errstate(all="ignore"):
+            terms = spec.term(*inputs, self._p()).ravel()
+            grad = np.broadcast_to(spec.grad(*inputs, self._p()), inputs[0].shape).ravel() if self.with_grad else None
+        inputs = tuple(values.ravel() for values in inputs)
+        rows = np.arange(self.rows_seen, self.rows_seen + terms.size)
+        self.rows_seen += terms.size
+        omitted = None
+        with np.errstate(all="ignore"):
+            total = terms.sum(dtype=np.float64)
+        for values, narrowed in zip(arrays, inputs):
+            self.out_of_range.check(values.ravel(), narrowed, rows, overflow=not np.isfinite(total))
+        if not np.isfinite(total):
+            # Only a block whose sum is nan or inf can hold nan or an overflow: look only then.
+            keep, omitted = self._non_finite(inputs, rows, terms)
+            if keep is not None:
+                inputs, rows, terms = tuple(values[keep] for values in inputs), rows[keep], terms[keep]
+                grad = None if grad is None else grad[keep]
+        block = BlockTerms(inputs, terms, grad, rows, omitted)
+        if omitted is not None and self._omitted is not None:
+            self._omitted.append(omitted)
+        self.n += terms.size
+        self._sum.add(terms)
+        self._window.add(block)
+        return block
+
+    def _non_finite(self, inputs, rows, terms) -> tuple[np.ndarray | None, OmittedRows | None]:
+        """The rows to keep (None: all) and those omitted; counts what is inf or overflowed."""
+        given = np.logical_or.reduce([np.isnan(values) for values in inputs])
+        # inf − inf is nan although no input is: --nan-policy covers it too.
+        keep = self.nan_count.rows_to_keep(np.isnan(terms), rows, "the input", computed=~given, how=self.spec.nan_how)
+        omitted = None
+        if keep is not None:
+            omitted = OmittedRows(rows[~keep], {i.key: values[~keep] for i, values in zip(self.spec.inputs, inputs)})
+            inputs, rows, terms = tuple(values[keep] for values in inputs), rows[keep], terms[keep]
+        infinite = np.logical_or.reduce([np.isinf(values) for values in inputs])
+        self.inf_count.add(infinite, terms, rows)
+        finite = np.logical_and.reduce([np.isfinite(values) for values in inputs])
+        overflowed = ~np.isfinite(terms) & finite
+        if overflowed.any():
+            self.overflows += int(overflowed.sum())
+            self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
+        return keep, omitted
+
+    def _denominator(self) -> int | None:
+        return {"mean": self.n, "batchmean": self.batch}.get(self.reduction)
+
+    def scale_grad(self, grad: np.ndarray) -> np.ndarray:
+        """A block's gradient once every row is in: divided by the mean's denominator."""
+        denominator = self._denominator()
+        with np.errstate(all="ignore"):
+            return grad / self.dtype.type(denominator) if denominator else grad
+
+    def _columns(self, kept: BlockTerms) -> tuple[Column, ...]:
+        columns = [Column(i.key, i.label, values) for i, values in zip(self.spec.inputs, kept.inputs)]
+        with np.errstate(all="ignore"):
+            columns += [Column(s.key, s.label, s.values(*kept.inputs, self._p(kept.rows))) for s in self.spec.steps]
+        columns.append(Column(self.spec.term_key, self.spec.term_label, kept.terms))
+        return tuple(columns)
+
+    def _as_result(
+        self, kept: BlockTerms, value, grad, notes=(), part: bool = False, omitted: OmittedRows | None = None
+    ) -> LossResult:
+        spec = self.spec
+        denominator = self._denominator()
+        return LossResult(
+            loss=spec.name,
+            reduction=self.reduction,
+            dtype=str(self.dtype),
+            n=self.n,
+            value=value,
+            terms=kept.terms,
+            grad=grad,
+            columns=self._columns(kept),
+            presentation=spec.presentation,
+            denominator=None if denominator is None else float(denominator),
+            denominator_label="N" if self.reduction == "batchmean" else "n",
+            notes=tuple(notes),
+            shape=(self.n,),
+            parameters=dict(self.parameters),
+            details=HandTerms(spec.hand_term, spec.hand_group),
+            omitted=self.nan_count.omitted if self.nan_count.policy == "omit" else None,
+            rows_in=self.rows_seen,
+            head_rows=self._window.first_rows(self.n),
+            row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
+            omitted_rows=omitted,
+        )
+
+    def add_block(self, *inputs) -> LossResult:
+        """``add``, with the block's rows returned as a result (what stream writers take)."""
+        return self.block_result(self.add(*inputs))
+
+    def block_result(self, block: BlockTerms) -> LossResult:
+        """One block's rows as a result, for writers that stream (its gradient not yet scaled)."""
+        return self._as_result(block, None, block.grad, part=True, omitted=block.omitted)
+
+    def result(self) -> LossResult:
+        if self.n == 0:
+            raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
+        dtype = self.dtype
+        kept = self._window.kept()
+        denominator = self._denominator()
+        with np.errstate(all="ignore"):
+            total = dtype.type(self._sum.total())
+            if self.reduction == "none":
+                value = kept.terms
+            else:
+                value = total / dtype.type(denominator) if denominator else total
+        grad = None if kept.grad is None else self.scale_grad(kept.grad)
+        notes = [*self.input_notes, *self.out_of_range.note(dtype)]
+        if self.overflows:
+            notes.append(
+                f"{self.overflows} term{'s' if self.overflows > 1 else ''} overflowed to inf (first: row "
+                f"{self.first_overflow_row}); the inf is kept, as PyTorch gives it"
+            )
+        notes += self.nan_count.note() + self.inf_count.note()
+        omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
+        return self._as_result(kept, value, grad, notes, omitted=omitted)
+
+
+def pointwise_loss(
+    spec: PointwiseLoss, *inputs, reduction: str = "mean", nan_policy: str = "propagate", **parameters
+) -> LossResult:
+    """``spec`` on whole arrays: the accumulator fed one block. Shapes must match exactly (no
+    broadcasting); ``none`` keeps the input's shape, and so does the gradient.
+
+    >>> from losscli.losses import POINTWISE_LOSSES
+    >>> float(pointwise_loss(POINTWISE_LOSSES["mse"], [2, 3, 4, 5], [4, 5, 6, 7], reduction="sum").value)
+    16.0
+    """
+    accumulator = PointwiseAccumulator(spec, reduction, nan_policy=nan_policy, parameters=parameters)
+    accumulator.add(*inputs)  # validates: the one chokepoint for files and inline alike
+    result = accumulator.result()
+    shape = np.shape(inputs[0])
+    if nan_policy == "omit" or len(shape) == 1:
+        return result
+    value = result.value.reshape(shape) if reduction == "none" else result.value
+    return replace(result, value=value, terms=result.terms.reshape(shape), grad=result.grad.reshape(shape), shape=shape)
