@@ -46,7 +46,7 @@ LONG_EXPONENT_TAIL = re.compile(r"[eE][-+]?0*[0-9]{3}")  # in every match of LON
 LONG_EXPONENT_TAIL_BYTES = re.compile(LONG_EXPONENT_TAIL.pattern.encode())
 MAX_LINE_BYTES = 64 << 20  # a "line" longer than this is not a table row
 LONG_TEXT = 2 * BLOCK_BYTES  # a block this long holds a very long line: parsed in pieces
-PIECE_CHARS = 1 << 20  # loadtxt needs about 10 bytes per character it is given
+PIECE_CHARS = 1 << 18  # loadtxt needs about 14 bytes per character it is given (90 per value of a row)
 SAMPLE_LINES = 50  # lines looked at to detect the delimiter and the numeric columns
 WIDE_FIELDS = 10_000  # a sampled line with more fields keeps its text and where fields start, not a list
 # The characters str.split() and str.strip() take for white space, among ASCII.
