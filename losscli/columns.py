@@ -19,6 +19,7 @@ This module sees only names, types and a sample of the first rows; it reads noth
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -37,6 +38,7 @@ ID_NAMES = frozenset("id ids index idx row row_id rowid row_number sample_id unn
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
 GENERIC_NAME = re.compile(r"[A-Za-z]|[A-Za-z_]{0,8}[0-9]+")  # a, c1, x_3, col10, 0: placeholders, not classes
+MAX_LISTED = 20  # candidates named in an error; past this, the first ones, the last, and the count
 ROLE_FLAGS = {"prediction": "--pred", "target": "--target", "logits": "--logits"}
 
 
@@ -155,10 +157,23 @@ class Roles:
         return used + (f"; skipped {skipped}" if skipped else "")
 
 
-def _list(shape: TableShape, indices: list[int]) -> str:
-    if len(indices) > 4 and indices == list(range(indices[0], indices[-1] + 1)):
+def _is_run(indices: Sequence[int]) -> bool:
+    """``indices`` are consecutive columns, first to last (a range, or a list that could be one)."""
+    return bool(indices) and indices[-1] - indices[0] == len(indices) - 1 and all(
+        b - a == 1 for a, b in zip(indices, itertools.islice(indices, 1, None))
+    )
+
+
+def _list(shape: TableShape, indices: Sequence[int]) -> str:
+    if len(indices) > 4 and _is_run(indices):
         return f"{shape.label(indices[0])} … {shape.label(indices[-1])} ({len(indices)} columns)"
     return ", ".join(shape.label(i) for i in indices)
+
+
+def _columns_run(first: int, stop: int, more: list[int]) -> Sequence[int]:
+    """Columns ``first`` to ``stop - 1`` and then ``more``: a range when ``more`` is empty, so a
+    table of a million columns is not a list of a million ints (36 MB)."""
+    return range(first, stop) if not more else [*range(first, stop), *more]
 
 
 def _candidates(shape: TableShape, taken: set[int], roles: Roles, need: int = 1) -> list[int]:
@@ -166,25 +181,38 @@ def _candidates(shape: TableShape, taken: set[int], roles: Roles, need: int = 1)
 
     A first column that only counts the rows is an index too, unless the roles need it.
     """
-    free = []
+    # The free columns are a run, then a list once a column is left out after the run began.
+    run_start, run_stop, more = 0, 0, []
     for i in range(len(shape.names)):
         if i in taken:
-            continue
-        named_for_a_role = shape.has_header and (is_target_name(shape.names[i]) or is_prediction_name(shape.names[i]))
-        # A column named for a role holding text is data with bad values: the parse names them.
-        reason = index_reason(shape, i) or ("text" if shape.is_text(i) and not named_for_a_role else None)
-        if reason is not None:
-            roles.skipped[i] = reason
+            reason = None
         else:
-            free.append(i)
+            named_for_a_role = shape.has_header and (is_target_name(shape.names[i]) or is_prediction_name(shape.names[i]))
+            # A column named for a role holding text is data with bad values: the parse names them.
+            reason = index_reason(shape, i) or ("text" if shape.is_text(i) and not named_for_a_role else None)
+            if reason is not None:
+                roles.skipped[i] = reason
+        if i in taken or reason is not None:
+            if run_start == run_stop:  # nothing free yet: the run starts later
+                run_start = run_stop = i + 1
+        elif more or (run_stop != i and run_stop > run_start):
+            more.append(i)
+        else:
+            run_stop = i + 1
+    free = _columns_run(run_start, run_stop, more)
     counter = counts_rows(shape, free[0]) if free else None
     if counter is not None and len(free) > need:
-        roles.skipped[free.pop(0)] = counter
+        roles.skipped[free[0]] = counter
+        free = free[1:]
     return free
 
 
 def _ambiguous(shape: TableShape, roles: Sequence[str], candidates: list[int], why: str) -> UsageError:
-    listed = ", ".join(shape.label(i) for i in candidates) or "none"
+    if len(candidates) > MAX_LISTED:  # a table a million columns wide: not a million names
+        listed = ", ".join(shape.label(i) for i in candidates[: MAX_LISTED - 1])
+        listed += f", … {shape.label(candidates[-1])} ({len(candidates)} columns)"
+    else:
+        listed = ", ".join(shape.label(i) for i in candidates) or "none"
     flags = " and ".join(ROLE_FLAGS[r] for r in roles)
     return UsageError(f"{shape.describe()}: {why}; candidates: {listed}; say which with {flags}")
 
@@ -309,10 +337,11 @@ def logit_roles(shape: TableShape, logits_spec: str | None, exclude: Sequence[in
         roles.chosen["logits"] = chosen
         return roles
     free = _candidates(shape, set(exclude), roles)
-    for i in list(free):
-        if shape.has_header and is_target_name(shape.names[i]):
-            roles.skipped[i] = "named like a label"
-            free.remove(i)
+    labels = [i for i in free if shape.has_header and is_target_name(shape.names[i])]
+    for i in labels:
+        roles.skipped[i] = "named like a label"
+    if labels:
+        free = [i for i in free if i not in labels]
     class_names = {normalised(c) for c in classes or ()}
     named = [
         i for i in free

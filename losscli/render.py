@@ -39,6 +39,27 @@ def exact_list(values: np.ndarray, dtype: str) -> list[str]:
     return list(map(repr, np.asarray(values, dtype=np.float64).tolist()))
 
 
+WRITE_VALUES = 1 << 16  # values turned into text at once: a row of millions is written in pieces
+
+
+def write_rows(out: TextIO, rows: np.ndarray, dtype: str) -> None:
+    """One line per row, tab between its values, at round-trip precision; a row of more than
+    ``WRITE_VALUES`` is written a piece at a time (one join of a million strings held 100 MB)."""
+    if rows.shape[1] <= WRITE_VALUES:
+        out.writelines("\t".join(exact_list(row, dtype)) + "\n" for row in rows)
+        return
+    for row in rows:
+        for start in range(0, len(row), WRITE_VALUES):
+            out.write(("\t" if start else "") + "\t".join(exact_list(row[start : start + WRITE_VALUES], dtype)))
+        out.write("\n")
+
+
+def write_lines(out: TextIO, values: np.ndarray, dtype: str) -> None:
+    """One value per line, at round-trip precision, a piece at a time."""
+    for start in range(0, len(values), WRITE_VALUES):
+        out.write("".join(t + "\n" for t in exact_list(values[start : start + WRITE_VALUES], dtype)))
+
+
 def json_number(value, dtype: str):
     """A JSON-safe number: non-finite values become null (JSON has no NaN)."""
     value = float(value)
@@ -103,10 +124,9 @@ def write_plain(result: LossResult, out: TextIO) -> None:
     if value.ndim == 0:
         out.write(exact(value, result.dtype) + "\n")
     elif value.ndim == 1 and result.presentation.reduces:
-        out.write("".join(t + "\n" for t in exact_list(in_input_order(result, value), result.dtype)))
+        write_lines(out, in_input_order(result, value), result.dtype)
     else:
-        rows = value.reshape(1, -1) if value.ndim == 1 else value
-        out.writelines("\t".join(exact_list(row, result.dtype)) + "\n" for row in rows)
+        write_rows(out, value.reshape(1, -1) if value.ndim == 1 else value, result.dtype)
 
 
 def _cells(values: np.ndarray, dtype: str, integers: bool = False) -> list[list[str]]:
@@ -357,10 +377,9 @@ class StreamWriter:
             self.spool.add(part)
         elif self.fmt == "plain" and self.reduction == "none":
             if part.terms.ndim == 2:  # softmax: a row per sample, tab between its values
-                self.out.writelines("\t".join(exact_list(row, part.dtype)) + "\n" for row in part.terms)
+                write_rows(self.out, part.terms, part.dtype)
             else:
-                terms = in_input_order(part, part.terms)
-                self.out.write("".join(t + "\n" for t in exact_list(terms, part.dtype)))
+                write_lines(self.out, in_input_order(part, part.terms), part.dtype)
         elif self.fmt == "csv":
             self._csv(part)
 

@@ -39,6 +39,21 @@ def _peak_kb(argv: list[str], reader: str) -> tuple[str, int]:
     return value, int(peak)
 
 
+def _peak_kb_writing(argv: list[str], reader: str, out: str) -> int:
+    """VmHWM in kB of losscli run in a fresh process, its output written to the file ``out``."""
+    code = (
+        "import re, sys\n"
+        "from losscli.cli import main\n"
+        "from losscli.environment import Environment\n"
+        f"with open({out!r}, 'w') as out:\n"
+        f"    assert main({argv!r}, Environment(stdin=None, stdout=out, stderr=sys.stderr)) == 0\n"
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+    )
+    env = {**os.environ, "LOSSCLI_READER": reader}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=True)
+    return int(done.stdout)
+
+
 def _cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
     top = logits.max(axis=1, keepdims=True)
     log_z = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
@@ -61,6 +76,41 @@ def test_a_wide_table_is_read_in_memory_proportional_to_its_values(tmp_path, rea
     # polars took 1.4 GB for these 2 x 200k values (3.2 MB as floats); numpy's path needs a
     # small multiple of the values and of the text (2.6 MB).
     assert peak - base < 25 * logits.nbytes // 1024, (peak, base)
+
+
+ONE_ROW = np.round(np.random.default_rng(6).normal(size=500_000), 3)
+
+
+def _softmax_written(out: str) -> None:
+    exps = np.exp(ONE_ROW - ONE_ROW.max())
+    written = np.array(open(out).read().rstrip("\n").split("\t"), dtype=float)
+    assert np.allclose(written, exps / exps.sum(), rtol=1e-12, atol=0)
+
+
+def _xent_written(out: str) -> None:
+    top = ONE_ROW.max()
+    assert float(open(out).read()) == pytest.approx(top + np.log(np.exp(ONE_ROW - top).sum()) - ONE_ROW[0], rel=1e-12)
+
+
+# What one row of values may cost above the interpreter, in multiples of the values as float64:
+# the text, the offsets of its fields, the parsed row and the loss's arrays. softmax's streaming
+# accumulator (core.py) holds the row's softmax twice more: the last block's result, and the kept
+# rows (here the whole row) computed again for the result's metadata. The old code took 40x: a
+# list of the row's fields, one of its column numbers, and one join of its output.
+@pytest.mark.parametrize(
+    "argv, check, times",
+    [(["xent", "{path}", "0"], _xent_written, 10), (["softmax", "{path}", "--format", "plain"], _softmax_written, 16)],
+    ids=["xent", "softmax-plain"],
+)
+def test_one_row_of_half_a_million_values_takes_memory_proportional_to_them(tmp_path, argv, check, times):
+    path, narrow, out = tmp_path / "row.csv", tmp_path / "narrow.csv", tmp_path / "out.txt"
+    path.write_text(",".join(map(repr, ONE_ROW.tolist())) + "\n")
+    # The baseline is a row just wide enough to be read the same way (numpy, not polars).
+    narrow.write_text(",".join(map(repr, ONE_ROW[: fast_reader.WIDE_COLUMNS + 1].tolist())) + "\n")
+    peak = _peak_kb_writing([a.format(path=path) for a in argv], "auto", str(out))
+    check(str(out))
+    base = _peak_kb_writing([a.format(path=narrow) for a in argv], "auto", str(out))
+    assert peak - base < times * ONE_ROW.nbytes // 1024, (peak, base)
 
 
 def test_wide_tables_skip_the_polars_reader():
@@ -109,6 +159,7 @@ def test_long_lines_in_pieces_give_the_whole_line_answer(cli, tmp_path, monkeypa
     monkeypatch.setattr(readers, "PIECE_CHARS", 64)
     monkeypatch.setattr(readers, "LONG_TEXT", 128)
     monkeypatch.setattr(fast_reader, "WIDE_COLUMNS", 1)  # every table here goes to the piecewise numpy path
+    monkeypatch.setattr(readers, "WIDE_FIELDS", 8)  # and its sampled lines are kept as offsets, not lists
     pieces = cli("softmax", str(path), "-f", "csv")
     assert (pieces.status, pieces.stdout, pieces.stderr) == (whole.status, whole.stdout, whole.stderr)
 
