@@ -16,8 +16,8 @@ a condition over ``Seen`` and a one-line message that names the command or flag 
 A condition must combine its parts with ``&``, ``|`` and ``np.logical_not`` (not ``and``/``or``/``not``)
 so that it works on the per-row arrays of an error rule as well as on the final numbers. Then add a hit and
 a near miss for it to ``CASES`` in tests/test_mistakes.py (a test checks that every rule has both).
-If a rule needs a fact the summary does not keep, add a count to ``_row_counts``: it must be a
-per-row count (summed over the block) or a per-row extreme, so blocks fold into one summary.
+If a rule needs a fact the summary does not keep, add a count to ``_counts``: it must be a
+count (added up over blocks) or an extreme, so that blocks fold into one summary.
 """
 
 from __future__ import annotations
@@ -99,54 +99,78 @@ def _item(value, index: int):
     return value[index].item() if isinstance(value, np.ndarray) else value
 
 
-def _row_counts(x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every field of ``Summary`` for each row of a block, computed a whole block at a time."""
+def _counts(x: np.ndarray, each_row: bool) -> dict[str, object]:
+    """Every field of ``Summary`` for a block: its totals, or (``each_row``) an array per row for the
+    row-by-row check of error rules. Whole-block numpy passes, no loop over rows."""
     n = x.shape[0]
     values = x.reshape(n, -1)
     if not np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.float64)
     k = values.shape[1]
+    count = (lambda mask: np.count_nonzero(mask, axis=1)) if each_row else np.count_nonzero
+    least, most = (lambda a: a.min(1), lambda a: a.max(1)) if each_row else (np.min, np.max)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         nan = np.isnan(values)
         finite = np.isfinite(values)
-        per_row = {
-            "count": np.full(n, k, dtype=np.int64),
-            "nan": nan.sum(1),
-            "finite": finite.sum(1),
-            "unit": ((values >= 0) & (values <= 1)).sum(1),
-            "signs": (np.abs(values) == 1).sum(1),
-            "binary": ((values == 0) | (values == 1)).sum(1),
-            "whole": (finite & (values == np.floor(values))).sum(1),
-            "negative": (values < 0).sum(1),
-            "low": np.where(nan, np.inf, values).min(1) if k else np.full(n, np.inf),
-            "high": np.where(nan, -np.inf, values).max(1) if k else np.full(n, -np.inf),
+        if nan.any():
+            low_of, high_of = np.where(nan, np.inf, values), np.where(nan, -np.inf, values)
+        else:
+            low_of = high_of = values
+        counts = {
+            "count": np.full(n, k) if each_row else n * k,
+            "nan": count(nan),
+            "finite": count(finite),
+            "unit": count((values >= 0) & (values <= 1)),
+            "signs": count(np.abs(values) == 1),
+            "binary": count((values == 0) | (values == 1)),
+            "whole": count(finite & (values == np.floor(values))),
+            "negative": count(values < 0),
+            "low": least(low_of) if k else (np.full(n, np.inf) if each_row else np.inf),
+            "high": most(high_of) if k else (np.full(n, -np.inf) if each_row else -np.inf),
         }
         if x.ndim == 2 and k:
             clean = ~nan.any(1)
             peak = values.max(1)
-            logsumexp = peak + np.log(np.exp(values - peak[:, None]).sum(1))
-            per_row["rows"] = clean.astype(np.int64)
-            per_row["sum_one"] = clean & (np.abs(values.sum(1, dtype=np.float64) - 1) <= ROW_TOLERANCE)
-            per_row["lse_zero"] = clean & (np.abs(logsumexp) <= ROW_TOLERANCE)
+            # logsumexp >= the row's maximum, so only rows whose maximum is at most ROW_TOLERANCE can
+            # be log-probabilities: the exp pass is skipped for the others (most rows of logits).
+            near = clean & (peak <= ROW_TOLERANCE)
+            lse_zero = np.zeros(n, dtype=bool)
+            if near.any():
+                candidates = values[near]
+                top = peak[near]
+                lse_zero[near] = np.abs(top + np.log(np.exp(candidates - top[:, None]).sum(1))) <= ROW_TOLERANCE
+            rows = {
+                "rows": clean,
+                "sum_one": clean & (np.abs(values.sum(1, dtype=np.float64) - 1) <= ROW_TOLERANCE),
+                "lse_zero": lse_zero,
+            }
         else:
-            per_row["rows"] = per_row["sum_one"] = per_row["lse_zero"] = np.zeros(n, dtype=np.int64)
-    return per_row
+            rows = dict.fromkeys(("rows", "sum_one", "lse_zero"), np.zeros(n, dtype=bool))
+        counts.update({name: mask.astype(np.int64) if each_row else np.count_nonzero(mask) for name, mask in rows.items()})
+    return counts
 
 
-def _fold(before: Summary, per_row: dict[str, np.ndarray], each_row: bool) -> Summary:
-    """``before`` followed by a block: the summary after the whole block, or (``each_row``) an
-    array-valued summary after each of its rows."""
-    total = np.cumsum if each_row else np.sum
-    least = np.minimum.accumulate if each_row else np.min
-    most = np.maximum.accumulate if each_row else np.max
-    folded = {name: getattr(before, name) + total(per_row[name].astype(np.int64)) for name in _COUNTS}
+def _totals(counts: dict[str, np.ndarray]) -> dict[str, object]:
+    """The block totals of per-row counts."""
+    return {name: (value.min() if name == "low" else value.max() if name == "high" else value.sum()) for name, value in counts.items()}
+
+
+def _fold(before: Summary, counts: dict[str, object], each_row: bool) -> Summary:
+    """``before`` followed by a block's counts (``_counts``): the summary after the block, or
+    (``each_row``) an array-valued summary after each of its rows."""
     if not each_row:
-        folded = {name: int(value) for name, value in folded.items()}
-    low = np.minimum(before.low, least(per_row["low"]))
-    high = np.maximum(before.high, most(per_row["high"]))
-    if not each_row:
-        low, high = float(low), float(high)
-    return replace(before, **folded, low=low, high=high)
+        return replace(
+            before,
+            **{name: getattr(before, name) + int(counts[name]) for name in _COUNTS},
+            low=min(before.low, float(counts["low"])),
+            high=max(before.high, float(counts["high"])),
+        )
+    return replace(
+        before,
+        **{name: getattr(before, name) + np.cumsum(counts[name]) for name in _COUNTS},
+        low=np.minimum(before.low, np.minimum.accumulate(counts["low"])),
+        high=np.maximum(before.high, np.maximum.accumulate(counts["high"])),
+    )
 
 
 @dataclass(frozen=True)
@@ -332,24 +356,29 @@ class Watch:
         if not self.rules:
             return
         rows = np.asarray(rows)
-        blocks = {role: np.asarray(values) for role, values in inputs.items()}
-        per_row = {role: _row_counts(np.atleast_1d(values)) for role, values in blocks.items()}
+        if not len(rows):
+            return
+        blocks = {role: np.atleast_1d(np.asarray(values)) for role, values in inputs.items()}
         before = {
             role: replace(self.seen.summaries.get(role, Summary()), width=values.shape[1] if values.ndim == 2 else 0)
             for role, values in blocks.items()
         }
-        if self._errors and len(rows):
+        if self._errors:
+            per_row = {role: _counts(values, each_row=True) for role, values in blocks.items()}
             self._check_rows(before, per_row, rows)
+            totals = {role: _totals(counts) for role, counts in per_row.items()}
+        else:
+            totals = {role: _counts(values, each_row=False) for role, values in blocks.items()}
         self.seen = replace(
             self.seen,
-            summaries={**self.seen.summaries, **{role: _fold(before[role], per_row[role], False) for role in blocks}},
+            summaries={**self.seen.summaries, **{role: _fold(before[role], totals[role], False) for role in blocks}},
         )
 
     def _check_rows(self, before: dict[str, Summary], per_row: dict, rows: np.ndarray) -> None:
         n = len(rows)
         summaries = {
             # An input without a value per row (a scalar var) is the same summary at every row.
-            role: _fold(before[role], counts, each_row=len(counts["count"]) == n)
+            role: _fold(before[role], counts, True) if len(counts["count"]) == n else _fold(before[role], _totals(counts), False)
             for role, counts in per_row.items()
         }
         upto = replace(self.seen, summaries=summaries)

@@ -206,3 +206,14 @@ def test_losses_without_rules_and_unknown_parameters_find_nothing():
         watch = Watch(loss, "mean", {"delta": 1.0, "colour": "blue"})
         watch.observe({"input": np.array([-5.0, 2.0]), "target": np.array([-1.0, 1.0]), "var": np.array([1.0, 2.0])}, np.arange(2))
         assert watch.findings() == []
+
+
+def test_the_row_by_row_path_and_the_block_path_summarise_alike():
+    # focal has error rules (checked row by row), xent has none (block totals only).
+    inputs = {"input": np.vstack([LOGITS, [[np.nan, -1, 1]], PROBABILITIES]), "target": np.zeros(25)}
+    by_row, by_block = Watch("focal", "mean", {}), Watch("xent", "mean", {})
+    for start, stop in [(0, 5), (5, 25)]:
+        block = {role: values[start:stop] for role, values in inputs.items()}
+        by_row.observe(block, np.arange(start, stop))
+        by_block.observe(block, np.arange(start, stop))
+    assert by_row.seen.summaries == by_block.seen.summaries
