@@ -196,8 +196,9 @@ class PointwiseAccumulator:
 
     def _p(self, rows: np.ndarray | None = None) -> dict:
         """The parameters as the formulas take them: numbers in the data's dtype (as PyTorch casts
-        them); one running along the last dim (a weight per class) as given for a block in its
-        own shape, or gathered for the flat elements at 0-based ``rows``."""
+        them); a vector running along the last dim (a weight per class) as given, or gathered for
+        the elements at 0-based ``rows`` (flat, or in the block's shape: ``add`` gathers so that a
+        1-D input streamed in blocks takes the vector's values at its own positions)."""
         p = {}
         for spec in self.spec.parameters:
             value = self.parameters[spec.name]
