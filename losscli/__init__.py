@@ -13,6 +13,9 @@ __version__ = "0.1.0"
 # command installs its Ctrl-C handling before that (losscli/__main__.py).
 _SOURCE = {
     "POINTWISE_LOSSES": "losses",
+    "bce": "losses",
+    "bce_with_logits": "losses",
+    "focal": "losses",
     "cross_entropy": "losses",
     "elementwise_loss": "losses",
     "huber": "losses",
@@ -33,6 +36,7 @@ __all__ = sorted([*_SOURCE, "__version__"])
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (10 ms): type checkers read it as True
 if TYPE_CHECKING:
+    from .losses import bce, bce_with_logits, focal
     from .losses import POINTWISE_LOSSES, cross_entropy, elementwise_loss, huber, l1, log_softmax, mse, smooth_l1, softmax
     from .errors import DataError, ExitStatus, LossCliError, UsageError
     from .result import Column, LossResult

@@ -328,6 +328,8 @@ def _pointwise_signature(spec: losses.PointwiseLoss) -> inspect.Signature:
 
 
 def _parameter_type(parameter: losses.LossParameter) -> type:
+    if parameter.vector:
+        return Optional[str]  # 1,2,0.5 or a file, read by option_values
     return bool if parameter.is_switch else float
 
 
@@ -335,6 +337,8 @@ def _parameter_option(parameter: losses.LossParameter):
     if parameter.is_switch:
         name = parameter.flag[2:]
         return typer.Option(f"--{name}/--no-{name}", help=parameter.help or f"{parameter.symbol} in the formula.")
+    if parameter.vector:
+        return typer.Option(parameter.flag, help=(parameter.help or f"{parameter.symbol} in the formula") + ".", show_default=False)
     bounds = []
     if parameter.minimum is not None:
         bounds.append(("≥ " if parameter.minimum_allowed else "> ") + f"{parameter.minimum:g}")
@@ -350,7 +354,7 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         reduction, grad, nan_policy, dtype = given["reduction"].value, given["grad"], given["nan_policy"].value, given["dtype"].value
         delimiter, decimal, quiet = given["delimiter"], given["decimal"], given["quiet"]
         rows, all_rows = given["rows"], given["all_rows"]
-        parameters = {p.name: p.checked(given[f"parameter_{p.name}"]) for p in spec.parameters}
+        parameters = {p.name: p.checked(parameter_value(env, p, given[f"parameter_{p.name}"], decimal)) for p in spec.parameters}
         arguments = positional(env, [given[f"input_{i.key}"] for i in spec.inputs], spec.name, delimiter, decimal)
         concrete = resolve_format(given["fmt"], env, grad)  # before any work: plain with --grad is refused
         sources = readers.sources_of(arguments)
@@ -377,6 +381,13 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
+
+
+def parameter_value(env: Environment, parameter: losses.LossParameter, given, decimal: str | None):
+    """A parameter as typed: a vector one (``--weight 1,2,0.5`` or a file) read into numbers."""
+    if parameter.vector and given is not None:
+        return option_values(env, given, parameter.flag, decimal)
+    return given
 
 
 def option_values(env: Environment, text: str, option: str, decimal: str | None) -> np.ndarray:

@@ -377,6 +377,8 @@ def write_table(
     for key, value in result.parameters.items():
         if isinstance(value, (float, bool)) and not isinstance(result.details, (ClassTargets, SoftmaxSlices)):
             caption += f", {key}={value:g}" if isinstance(value, float) else (f", {key}" if value else "")
+        elif isinstance(value, np.ndarray) and value.ndim == 1 and not isinstance(result.details, (ClassTargets, SoftmaxSlices)):
+            caption += f", {key}=" + _vector_text(value)
     if isinstance(result.details, SoftmaxSlices):
         caption = f"{name} over dim {result.details.dim}, {result.dtype}"
     if result.input_columns:
@@ -407,6 +409,14 @@ def write_table(
         say(line)
     if isinstance(result.details, ClassTargets) and result.reduction == "mean":
         say(_xent_normaliser_note(result), style="dim")
+
+
+def _vector_text(values: np.ndarray) -> str:
+    """A vector parameter in the caption: every value when few, else its ends and length."""
+    shown = [f"{v:g}" for v in values.tolist()]
+    if len(shown) <= 6:
+        return "[" + ", ".join(shown) + "]"
+    return "[" + ", ".join(shown[:3]) + f", …, {shown[-1]}] ({len(shown)} values)"
 
 
 def _column_names(names) -> str:

@@ -40,7 +40,6 @@ from losscli import losses
 from losscli.errors import DataError
 from losscli.losses import POINTWISE_LOSSES, PointwiseAccumulator, cross_entropy, elementwise_loss, softmax
 
-LOSSES = sorted(POINTWISE_LOSSES)
 REDUCED = ("mean", "sum")
 
 API = settings(max_examples=40, deadline=None)
@@ -102,13 +101,30 @@ PROFILES = {
 }
 
 
+# Losses whose domain or inputs the generic strategies here do not draw yet: each has the same
+# properties (golden cases, reductions, gradients by central differences, block splits, its own
+# property set) in its family's test module.
+TESTED_ELSEWHERE = {
+    "bce": "tests/test_binary.py",
+    "bce-logits": "tests/test_binary.py",
+    "focal": "tests/test_binary.py",
+    "poisson-nll": "tests/test_likelihood.py",
+    "gaussian-nll": "tests/test_likelihood.py",
+    "kl": "tests/test_classdist.py",
+}
+
+
 def test_every_registered_pointwise_loss_is_classified():
     """A new loss must say how it is tested: its domain, reference term and property sets."""
-    assert set(PROFILES) == set(POINTWISE_LOSSES)
+    assert set(PROFILES) | set(TESTED_ELSEWHERE) == set(POINTWISE_LOSSES)
+    assert not set(PROFILES) & set(TESTED_ELSEWHERE)
     for name, profile in PROFILES.items():
         assert len(profile.elements) == len(POINTWISE_LOSSES[name].inputs), name
         assert profile.sets <= set(PROPERTY_SETS), name
         assert not profile.kinks or DIFFERENCE in profile.sets, name
+
+
+LOSSES = sorted(PROFILES)
 
 
 def in_set(property_set: str) -> list[str]:

@@ -67,11 +67,14 @@ class LossParameter:
 
     name: str
     symbol: str  # as the formula writes it
-    default: float | bool
+    default: float | bool | None
     minimum: float | None = None
     minimum_allowed: bool = True  # β ≥ 0 (True) or δ > 0 (False)
     maximum: float | None = None
     help: str = ""
+    # A vector (BCE's weight): absent (None) by default, else a 1-D array of finite numbers within
+    # the bounds, broadcast over the input's last dimension (``PointwiseAccumulator`` checks its length).
+    vector: bool = False
 
     @property
     def flag(self) -> str:
@@ -85,6 +88,8 @@ class LossParameter:
         """``value`` as the loss takes it, or a ``UsageError`` naming the flag (nan fails, as PyTorch's check)."""
         if self.is_switch:
             return bool(value)
+        if self.vector:
+            return None if value is None else self._checked_vector(value)
         value = float(value)
         low_ok = self.minimum is None or (value >= self.minimum if self.minimum_allowed else value > self.minimum)
         high_ok = self.maximum is None or value <= self.maximum
@@ -96,6 +101,32 @@ class LossParameter:
                 bounds.append(f"at most {self.maximum:g}")
             raise UsageError(f"{self.flag} must be {' and '.join(bounds)}, not {value:g}")
         return value
+
+    def _checked_vector(self, values) -> np.ndarray:
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise UsageError(f"{self.flag} must be numbers") from None
+        if array.ndim > 1:
+            raise UsageError(f"{self.flag} must be one row of numbers, not shape {_shape(array)}")
+        array = array.reshape(-1)
+        if array.size == 0:
+            raise UsageError(f"{self.flag} is empty")
+        low = self.minimum
+        bad = ~np.isfinite(array)
+        if low is not None:
+            bad |= (array < low) if self.minimum_allowed else (array <= low)
+        if self.maximum is not None:
+            bad |= array > self.maximum
+        if bad.any():
+            at = int(np.argmax(bad))
+            bounds = "finite"
+            if low is not None:
+                bounds += f" and {'≥' if self.minimum_allowed else '>'} {low:g}"
+            if self.maximum is not None:
+                bounds += f" and ≤ {self.maximum:g}"
+            raise UsageError(f"{self.flag} value {at + 1} is {array[at]:g}; each must be {bounds}")
+        return array
 
 
 NAN_POLICIES = ("propagate", "raise", "omit")

@@ -51,6 +51,16 @@ class Step:
     key: str
     label: str
     values: Callable[..., np.ndarray]
+    shown: Callable[[dict], bool] | None = None  # of the parameters: a weight's column only when one is given
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Elements the computation treats specially (BCE's clamped logs): counted over the whole
+    stream, reported in one note, ``note(count, first_row)`` (1-based)."""
+
+    hit: Callable[..., np.ndarray]  # (*inputs, p) -> a mask in the inputs' shape
+    note: Callable[[int, int], str]
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class PointwiseLoss:
     reductions: tuple[str, ...] = REDUCTIONS
     nan_how: str = "ŷ − y is inf − inf"  # what makes nan of inputs that hold none, for the note
     display: str = ""  # the table caption's name (default: the name in capitals)
+    # Raises a DataError for values the loss refuses (BCE's probabilities outside [0, 1]), given the
+    # inputs in the data's dtype and their 0-based positions; nan is left to the nan policy.
+    check: Callable[..., None] | None = None
+    tallies: tuple[Tally, ...] = ()
 
     @property
     def presentation(self) -> Presentation:
@@ -174,14 +188,17 @@ class PointwiseAccumulator:
         self.overflows = 0
         self.first_overflow_row: int | None = None
         self._sum = ChunkedSum()
+        self._tallied = [[0, None] for _ in spec.tallies]  # count, first 1-based row
+        self._flat_input = False  # 1-D: a vector parameter must then hold one value per element
         self._window = HeadTail(keep_rows, lambda b: b.terms.size, BlockTerms.cut, BlockTerms.join)
         # Omitted rows are given back with the result only when it holds every row.
         self._omitted: list[OmittedRows] | None = [] if keep_rows is None else None
 
     def _p(self, rows: np.ndarray | None = None) -> dict:
         """The parameters as the formulas take them: numbers in the data's dtype (as PyTorch casts
-        them); one running along the last dim (a weight per class) as given for a block in its
-        own shape, or gathered for the flat elements at 0-based ``rows``."""
+        them); a vector running along the last dim (a weight per class) as given, or gathered for
+        the elements at 0-based ``rows`` (flat, or in the block's shape: ``add`` gathers so that a
+        1-D input streamed in blocks takes the vector's values at its own positions)."""
         p = {}
         for spec in self.spec.parameters:
             value = self.parameters[spec.name]
@@ -205,12 +222,20 @@ class PointwiseAccumulator:
         with np.errstate(over="ignore"):  # a value beyond float32: inf, counted below
             inputs = tuple(values.astype(self.dtype, copy=False) for values in arrays)
         self.batch += inputs[0].shape[0] if inputs[0].ndim else 1
+        rows = np.arange(self.rows_seen, self.rows_seen + inputs[0].size)
+        self._check_vectors(inputs[0].shape, rows)
+        if spec.check is not None:
+            spec.check(*inputs, rows.reshape(inputs[0].shape))
         # Computed in the input's own shape (a weight per class runs along its last dim), then flat.
+        p = self._p(rows.reshape(inputs[0].shape))
         with np.errstate(all="ignore"):
-            terms = spec.term(*inputs, self._p()).ravel()
-            grad = np.broadcast_to(spec.grad(*inputs, self._p()), inputs[0].shape).ravel() if self.with_grad else None
+            terms = spec.term(*inputs, p).ravel()
+            grad = np.broadcast_to(spec.grad(*inputs, p), inputs[0].shape).ravel() if self.with_grad else None
+            for tally, hit in zip(self._tallied, (t.hit(*inputs, p).ravel() for t in spec.tallies)):
+                if hit.any():
+                    tally[0] += int(hit.sum())
+                    tally[1] = tally[1] or int(rows[np.argmax(hit)]) + 1
         inputs = tuple(values.ravel() for values in inputs)
-        rows = np.arange(self.rows_seen, self.rows_seen + terms.size)
         self.rows_seen += terms.size
         omitted = None
         with np.errstate(all="ignore"):
@@ -230,6 +255,36 @@ class PointwiseAccumulator:
         self._sum.add(terms)
         self._window.add(block)
         return block
+
+    def _check_vectors(self, shape: tuple, rows: np.ndarray) -> None:
+        """A vector parameter broadcasts over the last dimension, as PyTorch's: 1 value or one per
+        element of it. A 1-D input's last dimension is its length, known in full only at the end."""
+        for parameter in self.spec.parameters:
+            value = self.parameters[parameter.name]
+            if not parameter.vector or value is None or value.size == 1:
+                continue
+            if len(shape) > 1 and value.size != shape[-1]:
+                raise UsageError(
+                    f"{parameter.flag} has {value.size} values but the input's last dimension has {shape[-1]}; "
+                    f"it is broadcast over that dimension: give 1 value or {shape[-1]}"
+                )
+            if len(shape) <= 1:
+                self._flat_input = True
+                if rows.size and rows[-1] >= value.size:
+                    raise UsageError(
+                        f"{parameter.flag} has {value.size} values but the input has at least {rows[-1] + 1}; "
+                        "a one-column input's last dimension is its length: give 1 value or one per element"
+                    )
+
+    def _check_vector_lengths(self) -> None:
+        """The end of a 1-D input: a vector parameter must have held exactly one value per element."""
+        for parameter in self.spec.parameters:
+            value = self.parameters[parameter.name]
+            if parameter.vector and value is not None and value.size > 1 and self._flat_input and self.rows_seen < value.size:
+                raise UsageError(
+                    f"{parameter.flag} has {value.size} values but the input has {self.rows_seen}; "
+                    "a one-column input's last dimension is its length: give 1 value or one per element"
+                )
 
     def _non_finite(self, inputs, rows, terms) -> tuple[np.ndarray | None, OmittedRows | None]:
         """The rows to keep (None: all) and those omitted; counts what is inf or overflowed."""
@@ -261,7 +316,11 @@ class PointwiseAccumulator:
     def _columns(self, kept: BlockTerms) -> tuple[Column, ...]:
         columns = [Column(i.key, i.label, values) for i, values in zip(self.spec.inputs, kept.inputs)]
         with np.errstate(all="ignore"):
-            columns += [Column(s.key, s.label, s.values(*kept.inputs, self._p(kept.rows))) for s in self.spec.steps]
+            columns += [
+                Column(s.key, s.label, s.values(*kept.inputs, self._p(kept.rows)))
+                for s in self.spec.steps
+                if s.shown is None or s.shown(self.parameters)
+            ]
         columns.append(Column(self.spec.term_key, self.spec.term_label, kept.terms))
         return tuple(columns)
 
@@ -304,6 +363,7 @@ class PointwiseAccumulator:
     def result(self) -> LossResult:
         if self.n == 0:
             raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
+        self._check_vector_lengths()
         dtype = self.dtype
         kept = self._window.kept()
         denominator = self._denominator()
@@ -321,6 +381,7 @@ class PointwiseAccumulator:
                 f"{self.first_overflow_row}); the inf is kept, as PyTorch gives it"
             )
         notes += self.nan_count.note() + self.inf_count.note()
+        notes += [tally.note(count, first) for tally, (count, first) in zip(self.spec.tallies, self._tallied) if count]
         omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
         return self._as_result(kept, value, grad, notes, omitted=omitted)
 
