@@ -51,6 +51,7 @@ class Step:
     key: str
     label: str
     values: Callable[..., np.ndarray]
+    shown: Callable[[dict], bool] | None = None  # given the parameters: whether the table has it (default: always)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class PointwiseLoss:
     grad: Callable[..., np.ndarray]  # ∂term/∂(first input), element by element
     term_key: str  # csv/json name of the per-element term
     term_label: str  # table header of the per-element term
-    hand_term: str  # one term as a person writes it: {pred}, {target} (input keys) and {term}
+    hand_term: str | Callable[[dict], str]  # one term as a person writes it: {pred}, {target} (input keys), step keys and {term}; or that, given the parameters
     hand_group: tuple[str, str]  # brackets around the sum in the derivation line
     example: str  # the derivation line of ``losscli NAME example_args`` (tested), for --help
     example_args: str = "2,3,4,5 4,5,6,7"
@@ -79,6 +80,8 @@ class PointwiseLoss:
     reductions: tuple[str, ...] = REDUCTIONS
     nan_how: str = "ŷ − y is inf − inf"  # what makes nan of inputs that hold none, for the note
     display: str = ""  # the table caption's name (default: the name in capitals)
+    # Refuses inputs PyTorch refuses: ``check(*inputs, first_row)`` raises DataError (rows 1-based from first_row + 1).
+    check: Callable[..., None] | None = None
 
     @property
     def presentation(self) -> Presentation:
@@ -204,6 +207,8 @@ class PointwiseAccumulator:
         self.dtype = self.dtype or np.result_type(*arrays)
         with np.errstate(over="ignore"):  # a value beyond float32: inf, counted below
             inputs = tuple(values.astype(self.dtype, copy=False) for values in arrays)
+        if spec.check is not None:
+            spec.check(*inputs, self.rows_seen)
         self.batch += inputs[0].shape[0] if inputs[0].ndim else 1
         # Computed in the input's own shape (a weight per class runs along its last dim), then flat.
         with np.errstate(all="ignore"):
@@ -261,7 +266,10 @@ class PointwiseAccumulator:
     def _columns(self, kept: BlockTerms) -> tuple[Column, ...]:
         columns = [Column(i.key, i.label, values) for i, values in zip(self.spec.inputs, kept.inputs)]
         with np.errstate(all="ignore"):
-            columns += [Column(s.key, s.label, s.values(*kept.inputs, self._p(kept.rows))) for s in self.spec.steps]
+            columns += [
+                Column(s.key, s.label, s.values(*kept.inputs, self._p(kept.rows)))
+                for s in self.spec.steps if s.shown is None or s.shown(self.parameters)
+            ]
         columns.append(Column(self.spec.term_key, self.spec.term_label, kept.terms))
         return tuple(columns)
 
@@ -285,7 +293,7 @@ class PointwiseAccumulator:
             notes=tuple(notes),
             shape=(self.n,),
             parameters=dict(self.parameters),
-            details=HandTerms(spec.hand_term, spec.hand_group),
+            details=HandTerms(spec.hand_term(self.parameters) if callable(spec.hand_term) else spec.hand_term, spec.hand_group),
             omitted=self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             rows_in=self.rows_seen,
             head_rows=self._window.first_rows(self.n),
