@@ -18,10 +18,12 @@ _SOURCE = {
     "focal": "losses",
     "cross_entropy": "losses",
     "elementwise_loss": "losses",
+    "gaussian_nll": "losses",
     "huber": "losses",
     "l1": "losses",
     "log_softmax": "losses",
     "mse": "losses",
+    "poisson_nll": "losses",
     "smooth_l1": "losses",
     "softmax": "losses",
     "DataError": "errors",
@@ -36,8 +38,10 @@ __all__ = sorted([*_SOURCE, "__version__"])
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (10 ms): type checkers read it as True
 if TYPE_CHECKING:
-    from .losses import bce, bce_with_logits, focal
-    from .losses import POINTWISE_LOSSES, cross_entropy, elementwise_loss, huber, l1, log_softmax, mse, smooth_l1, softmax
+    from .losses import (
+        POINTWISE_LOSSES, bce, bce_with_logits, cross_entropy, elementwise_loss, focal, gaussian_nll, huber, l1,
+        log_softmax, mse, poisson_nll, smooth_l1, softmax,
+    )
     from .errors import DataError, ExitStatus, LossCliError, UsageError
     from .result import Column, LossResult
 

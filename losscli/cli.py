@@ -370,7 +370,7 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             options = table_options(env, given["header"], delimiter, progress, decimal=decimal, nan_policy=nan_policy)
             inline = partial(parse_inline, dtype=dtype, notes=literal_notes)
             columns = [given[f"column_{i.key}"] for i in spec.inputs]
-            blocks = readers.elementwise_blocks(arguments, sources, inline, options, *columns)
+            blocks = readers.elementwise_blocks(arguments, sources, inline, options, *columns, with_var=len(columns) == 3)
             announce(env, options, quiet)
             accumulator = losses.PointwiseAccumulator(
                 spec, reduction, keep_rows=keep_rows(concrete, rows, all_rows), nan_policy=nan_policy,

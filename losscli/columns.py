@@ -39,7 +39,8 @@ WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
 GENERIC_NAME = re.compile(r"[A-Za-z]|[A-Za-z_]{0,8}[0-9]+")  # a, c1, x_3, col10, 0: placeholders, not classes
 MAX_LISTED = 20  # candidates named in an error; past this, the first ones, the last, and the count
-ROLE_FLAGS = {"prediction": "--pred", "target": "--target", "logits": "--logits"}
+ROLE_FLAGS = {"prediction": "--pred", "target": "--target", "logits": "--logits", "var": "--var"}
+VAR_NAMES = frozenset("var variance variances sigma2 sigma_2 sigma_sq sigma_squared σ² σ2 var_pred pred_var".split())
 
 
 def normalised(name: str) -> str:
@@ -49,6 +50,10 @@ def normalised(name: str) -> str:
 
 def is_target_name(name: str) -> bool:
     return normalised(name) in TARGET_NAMES
+
+
+def is_var_name(name: str) -> bool:
+    return normalised(name) in VAR_NAMES
 
 
 def is_prediction_name(name: str) -> bool:
@@ -217,7 +222,7 @@ def _ambiguous(shape: TableShape, roles: Sequence[str], candidates: list[int], w
     return UsageError(f"{shape.describe()}: {why}; candidates: {listed}; say which with {flags}")
 
 
-def pair_roles(shape: TableShape, pred_spec: str | None, target_spec: str | None) -> Roles:
+def pair_roles(shape: TableShape, pred_spec: str | None, target_spec: str | None, exclude: Sequence[int] = ()) -> Roles:
     """Prediction and target columns of one table (l1, mse and every pointwise loss).
 
     >>> shape = TableShape(["target", "prediction"], True, [True, True], [["1", ".5"], ["0", ".2"]],
@@ -235,7 +240,7 @@ def pair_roles(shape: TableShape, pred_spec: str | None, target_spec: str | None
     missing = [role for role in ("prediction", "target") if role not in roles.chosen]
     if not missing:
         return roles
-    taken = {i for indices in roles.chosen.values() for i in indices}
+    taken = {i for indices in roles.chosen.values() for i in indices} | set(exclude)
     free = _candidates(shape, taken, roles, need=len(missing))
     by_name = {
         "prediction": [i for i in free if shape.has_header and is_prediction_name(shape.names[i])],
@@ -271,6 +276,35 @@ def pair_roles(shape: TableShape, pred_spec: str | None, target_spec: str | None
         raise _ambiguous(shape, missing, free, "which hold the prediction and the target?")
     roles.chosen = {"prediction": [prediction], "target": [target]}
     roles.decided = bool(roles.skipped) or [prediction, target] != sorted([prediction, target]) or len(free) > 2
+    return roles
+
+
+def var_roles(shape: TableShape, pred_spec: str | None, target_spec: str | None, var_spec: str | None) -> Roles:
+    """Prediction, target and variance columns of one table (gaussian-nll).
+
+    The variance is ``--var``, else the one column named like a variance (``var``, ``variance``,
+    ``sigma2`` …), else the third of exactly three unnamed columns (the order of the arguments);
+    anything else is a usage error naming ``--var``. The other two are ``pair_roles``'.
+    """
+    if var_spec is not None:
+        var = shape.resolve(var_spec, "--var")
+    else:
+        given = {shape.resolve(spec, ROLE_FLAGS[role]) for role, spec in (("prediction", pred_spec), ("target", target_spec)) if spec}
+        named = [i for i, name in enumerate(shape.names) if shape.has_header and i not in given and is_var_name(name)]
+        free = [i for i in range(len(shape.names)) if i not in given and index_reason(shape, i) is None and not shape.is_text(i)]
+        if len(named) == 1:
+            var = named[0]
+        elif not shape.has_header and len(free) == 3 and not given:
+            var = free[2]
+        else:
+            listed = ", ".join(shape.label(i) for i in named) if named else "none is named var, variance or sigma2"
+            raise UsageError(f"{shape.describe()}: which column holds the variance? ({listed}); say which with --var")
+    roles = pair_roles(shape, pred_spec, target_spec, exclude=(var,))
+    for role in ("prediction", "target"):
+        if roles.one(role) == var:
+            raise UsageError(f"{ROLE_FLAGS[role]} and --var name the same column ({shape.label(var)})")
+    roles.chosen["var"] = [var]
+    roles.decided = roles.decided or (var_spec is None and shape.has_header)
     return roles
 
 

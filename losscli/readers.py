@@ -1071,8 +1071,14 @@ def _pair_columns(table: DelimitedTable, pred: str | None, target: str | None, r
     return [roles.one("prediction"), roles.one("target")]
 
 
+def _var_columns(table: DelimitedTable, pred: str | None, target: str | None, var: str | None, report: InputReport) -> list[int]:
+    roles = columns.var_roles(table.shape(), pred, target, var)
+    report.record(table, roles)
+    return [roles.one("prediction"), roles.one("target"), roles.one("var")]
+
+
 def _one_column(table: DelimitedTable, spec: str | None, role: str, report: InputReport) -> int:
-    names_of_role = columns.is_target_name if role == "target" else columns.is_prediction_name
+    names_of_role = {"target": columns.is_target_name, "var": columns.is_var_name}.get(role, columns.is_prediction_name)
     roles = columns.single_role(table.shape(), role, spec, names_of_role)
     report.record(table, roles)
     return roles.one(role)
@@ -1109,6 +1115,32 @@ def _aligned(left: Iterator[np.ndarray], right: Iterator[np.ndarray], names: tup
         raise DataError(f"{names[1]} has {counts[1]} rows but {names[0]} has {counts[0]}")
 
 
+def _aligned_many(streams: list[Iterator[np.ndarray]], names: tuple[str, ...]):
+    """Tuples of blocks with the same number of rows from several sources read side by side."""
+    buffers: list = [None] * len(streams)
+    counts = [0] * len(streams)
+    done = [False] * len(streams)
+    while True:
+        for side, stream in enumerate(streams):
+            while (buffers[side] is None or len(buffers[side]) == 0) and not done[side]:
+                block = next(stream, None)
+                if block is None:
+                    done[side] = True
+                else:
+                    counts[side] += len(block)
+                    buffers[side] = block
+        if any(b is None or len(b) == 0 for b in buffers):
+            break
+        take = min(len(b) for b in buffers)
+        yield tuple(b[:take] for b in buffers)
+        buffers = [b[take:] for b in buffers]
+    if any(b is not None and len(b) for b in buffers) or not all(done):
+        for side, stream in enumerate(streams):
+            counts[side] += sum(len(block) for block in stream)
+        short = next(side for side in range(1, len(streams)) if counts[side] != counts[0])
+        raise DataError(f"{names[short]} has {counts[short]} rows but {names[0]} has {counts[0]}")
+
+
 def _rows_in_order(values: np.ndarray) -> np.ndarray:
     """Row-major, as inline values are: numpy sums a matrix's axes in memory order, so the layout
     polars hands back (column-major) would change the last bit of a row's log-sum-exp."""
@@ -1126,8 +1158,14 @@ def elementwise_blocks(
     options: TableOptions,
     pred: str | None,
     target: str | None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(prediction, target) blocks from one table, two one-column sources, or inline values."""
+    var: str | None = None,
+    *,
+    with_var: bool = False,
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """(prediction, target) blocks from one table, two one-column sources, or inline values;
+    (prediction, target, var) with ``with_var`` (or a ``var`` column named)."""
+    if with_var or var is not None:
+        return _blocks_with_var(arguments, sources, parse_inline, options, (pred, target, var))
     if len(arguments) == 1 or not arguments:
         source = sources[0] if arguments else STDIN
         if source is None:
@@ -1150,6 +1188,32 @@ def elementwise_blocks(
         return iter([(_whole(sides[0]), _whole(sides[1]))])
     labels = tuple(s.name for s in sources)
     return _aligned(sides[0], sides[1], labels)
+
+
+def _blocks_with_var(arguments, sources, parse_inline, options: TableOptions, specs) -> Iterator[tuple[np.ndarray, ...]]:
+    """(prediction, target, var) blocks from one table, three one-column sources, or inline values."""
+    if len(arguments) <= 1:
+        source = sources[0] if arguments else STDIN
+        if source is None:
+            raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target and the variance too")
+        table = options.open(source)
+        options.report.rows_from = source
+        used = _var_columns(table, *specs, options.report)
+        return (tuple(block.values[:, i] for i in range(3)) for block in table.blocks(used))
+    if len(arguments) != 3:
+        raise UsageError("give the input, the target and the variance (three values or files), or one table with the three columns")
+    sides = []
+    for argument, source, role, spec in zip(arguments, sources, ("prediction", "target", "var"), specs):
+        if source is None:
+            sides.append(parse_inline(argument, role))
+        else:
+            table = options.open(source)
+            sides.append(_column_blocks(table, _one_column(table, spec, role, options.report)))
+    if all(isinstance(c, np.ndarray) for c in sides):
+        return iter([tuple(sides)])
+    if any(isinstance(c, np.ndarray) for c in sides):
+        return iter([tuple(_whole(side) for side in sides)])
+    return _aligned_many(sides, tuple(s.name for s in sources))
 
 
 def _labels_to_indices(labels: list[str], lines: list[int], names: list[str] | None, source: Source) -> np.ndarray:

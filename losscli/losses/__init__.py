@@ -2,7 +2,9 @@
 
 - ``pointwise``: the machinery of losses computed element by element (``PointwiseLoss``,
   ``PointwiseAccumulator``); ``regression`` declares L1, MSE, Huber and Smooth L1 with it,
-  ``binary`` BCE, BCE with logits and focal.
+    "LossParameter", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "bce", "bce_with_logits",
+    "cross_entropy", "elementwise_loss", "focal", "gaussian_nll", "huber", "l1", "log_softmax", "mse", "pointwise_loss",
+    "poisson_nll", "smooth_l1", "softmax",
 - ``classes``: cross-entropy on logits, sample by sample.
 - ``softmax``: softmax and log-softmax (a transform, not a loss).
 - ``base``: what they share (validation, parameters, the nan policy, exact sums).
@@ -14,16 +16,18 @@ options, table, JSON and the generic property tests come from that declaration.
 from __future__ import annotations
 
 from ..result import LossResult
-from . import regression
-from . import binary
+from . import binary, likelihood, regression
 from .binary import bce, bce_with_logits, focal
 from .base import DEFAULT_IGNORE_INDEX, NAN_POLICIES, REDUCTIONS, ChunkedSum, LossParameter
 from .classes import CrossEntropyAccumulator, cross_entropy
+from .likelihood import gaussian_nll, poisson_nll
 from .pointwise import PointwiseAccumulator, PointwiseLoss, pointwise_loss
 from .regression import huber, l1, mse, smooth_l1
 from .softmax import SoftmaxAccumulator, log_softmax, softmax
 
-POINTWISE_LOSSES: dict[str, PointwiseLoss] = {spec.name: spec for spec in (*regression.SPECS, *binary.SPECS)}
+POINTWISE_LOSSES: dict[str, PointwiseLoss] = {
+    spec.name: spec for spec in (*regression.SPECS, *binary.SPECS, *likelihood.SPECS)
+}
 
 
 def elementwise_loss(name: str, *inputs, reduction: str = "mean", nan_policy: str = "propagate", **parameters) -> LossResult:
@@ -39,6 +43,7 @@ def elementwise_loss(name: str, *inputs, reduction: str = "mean", nan_policy: st
 
 __all__ = [
     "DEFAULT_IGNORE_INDEX", "NAN_POLICIES", "POINTWISE_LOSSES", "REDUCTIONS", "ChunkedSum", "CrossEntropyAccumulator",
-    "LossParameter", "bce", "bce_with_logits", "focal", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "cross_entropy",
-    "elementwise_loss", "huber", "l1", "log_softmax", "mse", "pointwise_loss", "smooth_l1", "softmax",
+    "LossParameter", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "bce", "bce_with_logits",
+    "cross_entropy", "elementwise_loss", "focal", "gaussian_nll", "huber", "l1", "log_softmax", "mse", "pointwise_loss",
+    "poisson_nll", "smooth_l1", "softmax",
 ]

@@ -78,7 +78,7 @@ class PointwiseLoss:
     grad: Callable[..., np.ndarray]  # ∂term/∂(first input), element by element
     term_key: str  # csv/json name of the per-element term
     term_label: str  # table header of the per-element term
-    hand_term: str  # one term as a person writes it: {pred}, {target} (input keys) and {term}
+    hand_term: str | Callable[[dict], str]  # one term as a person writes it: {pred}, {target} (input keys), step keys and {term}; or that, given the parameters
     hand_group: tuple[str, str]  # brackets around the sum in the derivation line
     example: str  # the derivation line of ``losscli NAME example_args`` (tested), for --help
     example_args: str = "2,3,4,5 4,5,6,7"
@@ -344,7 +344,7 @@ class PointwiseAccumulator:
             notes=tuple(notes),
             shape=(self.n,),
             parameters=dict(self.parameters),
-            details=HandTerms(spec.hand_term, spec.hand_group),
+            details=HandTerms(spec.hand_term(self.parameters) if callable(spec.hand_term) else spec.hand_term, spec.hand_group),
             omitted=self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             rows_in=self.rows_seen,
             head_rows=self._window.first_rows(self.n),
