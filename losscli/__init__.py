@@ -16,9 +16,11 @@ _SOURCE = {
     "cross_entropy": "losses",
     "elementwise_loss": "losses",
     "huber": "losses",
+    "kl_div": "losses",
     "l1": "losses",
     "log_softmax": "losses",
     "mse": "losses",
+    "nll_loss": "losses",
     "smooth_l1": "losses",
     "softmax": "losses",
     "DataError": "errors",
@@ -33,7 +35,9 @@ __all__ = sorted([*_SOURCE, "__version__"])
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (10 ms): type checkers read it as True
 if TYPE_CHECKING:
-    from .losses import POINTWISE_LOSSES, cross_entropy, elementwise_loss, huber, l1, log_softmax, mse, smooth_l1, softmax
+    from .losses import (
+        POINTWISE_LOSSES, cross_entropy, elementwise_loss, huber, kl_div, l1, log_softmax, mse, nll_loss, smooth_l1, softmax,
+    )
     from .errors import DataError, ExitStatus, LossCliError, UsageError
     from .result import Column, LossResult
 

@@ -1,8 +1,9 @@
 """The losses, one module per family, and the registries every command and test reads.
 
 - ``pointwise``: the machinery of losses computed element by element (``PointwiseLoss``,
-  ``PointwiseAccumulator``); ``regression`` declares L1, MSE, Huber and Smooth L1 with it.
-- ``classes``: cross-entropy on logits, sample by sample.
+  ``PointwiseAccumulator``); ``regression`` declares L1, MSE, Huber and Smooth L1 with it,
+  ``distribution`` the KL divergence.
+- ``classes``: cross-entropy on logits and NLL on log-probabilities, sample by sample.
 - ``softmax``: softmax and log-softmax (a transform, not a loss).
 - ``base``: what they share (validation, parameters, the nan policy, exact sums).
 
@@ -13,14 +14,15 @@ options, table, JSON and the generic property tests come from that declaration.
 from __future__ import annotations
 
 from ..result import LossResult
-from . import regression
+from . import distribution, regression
 from .base import DEFAULT_IGNORE_INDEX, NAN_POLICIES, REDUCTIONS, ChunkedSum, LossParameter
-from .classes import CrossEntropyAccumulator, cross_entropy
+from .classes import CrossEntropyAccumulator, NLLAccumulator, cross_entropy, nll_loss
 from .pointwise import PointwiseAccumulator, PointwiseLoss, pointwise_loss
+from .distribution import kl_div
 from .regression import huber, l1, mse, smooth_l1
 from .softmax import SoftmaxAccumulator, log_softmax, softmax
 
-POINTWISE_LOSSES: dict[str, PointwiseLoss] = {spec.name: spec for spec in (*regression.SPECS,)}
+POINTWISE_LOSSES: dict[str, PointwiseLoss] = {spec.name: spec for spec in (*regression.SPECS, *distribution.SPECS)}
 
 
 def elementwise_loss(name: str, *inputs, reduction: str = "mean", nan_policy: str = "propagate", **parameters) -> LossResult:
@@ -36,6 +38,6 @@ def elementwise_loss(name: str, *inputs, reduction: str = "mean", nan_policy: st
 
 __all__ = [
     "DEFAULT_IGNORE_INDEX", "NAN_POLICIES", "POINTWISE_LOSSES", "REDUCTIONS", "ChunkedSum", "CrossEntropyAccumulator",
-    "LossParameter", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "cross_entropy",
-    "elementwise_loss", "huber", "l1", "log_softmax", "mse", "pointwise_loss", "smooth_l1", "softmax",
+    "LossParameter", "NLLAccumulator", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "cross_entropy",
+    "elementwise_loss", "huber", "kl_div", "l1", "log_softmax", "mse", "nll_loss", "pointwise_loss", "smooth_l1", "softmax",
 ]
