@@ -20,10 +20,12 @@ _SOURCE = {
     "elementwise_loss": "losses",
     "gaussian_nll": "losses",
     "huber": "losses",
+    "kl_div": "losses",
     "l1": "losses",
     "log_softmax": "losses",
     "mse": "losses",
     "poisson_nll": "losses",
+    "nll_loss": "losses",
     "smooth_l1": "losses",
     "softmax": "losses",
     "DataError": "errors",
@@ -39,8 +41,8 @@ __all__ = sorted([*_SOURCE, "__version__"])
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (10 ms): type checkers read it as True
 if TYPE_CHECKING:
     from .losses import (
-        POINTWISE_LOSSES, bce, bce_with_logits, cross_entropy, elementwise_loss, focal, gaussian_nll, huber, l1,
-        log_softmax, mse, poisson_nll, smooth_l1, softmax,
+        POINTWISE_LOSSES, bce, bce_with_logits, cross_entropy, elementwise_loss, focal, gaussian_nll, huber, kl_div, l1,
+        log_softmax, mse, nll_loss, poisson_nll, smooth_l1, softmax,
     )
     from .errors import DataError, ExitStatus, LossCliError, UsageError
     from .result import Column, LossResult

@@ -11,10 +11,10 @@ import os
 import signal
 import sys
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import partial
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import numpy as np
 import typer
@@ -467,18 +467,32 @@ for _spec in losses.POINTWISE_LOSSES.values():
     add_pointwise_command(_spec)
 
 
-@app.command("xent", cls=Command, context_settings=CONTEXT)
-def xent(
+@dataclass(frozen=True)
+class ClassLossCommand:
+    """A class loss's command: its accumulator, whole-array function and help; the rest is shared."""
+
+    name: str
+    accumulator: type  # losses.CrossEntropyAccumulator or a subclass
+    whole: Callable  # the API function on whole arrays
+    help: str
+    scores_metavar: str  # the first positional's name in the usage line
+    scores_help: str
+    target_help: str
+    columns_help: str
+    smoothing: bool  # takes --label-smoothing
+
+
+def _class_options(
     ctx: typer.Context,
-    logits: Annotated[Optional[str], typer.Argument(help="Logits: C values, N rows \"1,2,0.5;0.1,-1,3\", a file, or -", show_default=False)] = None,
-    target: Annotated[Optional[str], typer.Argument(help="Class indices (or names), probability rows, a file, or -", show_default=False)] = None,
+    logits: Annotated[Optional[str], typer.Argument(show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Argument(show_default=False)] = None,
     reduction: ReductionOption = Reduction("mean"),
     weight: Annotated[Optional[str], typer.Option("--weight", "-w", help="Per-class weights: 1,2,0.5", show_default=False)] = None,
     ignore_index: Annotated[int, typer.Option("--ignore-index", help="Target value that is skipped.")] = losses.DEFAULT_IGNORE_INDEX,
     label_smoothing: Annotated[float, typer.Option("--label-smoothing", help="ε in [0, 1].")] = 0.0,
     classes: Annotated[Optional[str], typer.Option("--classes", help="Class names: cat,dog,bird", show_default=False)] = None,
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
-    logits_columns: Annotated[Optional[str], typer.Option("--logits", help="Logit columns of a table: c0,c1,c2 or 2-11.", show_default=False)] = None,
+    logits_columns: Annotated[Optional[str], typer.Option("--logits", show_default=False)] = None,
     grad: GradOption = False,
     nan_policy: NanPolicyOption = NanPolicy("propagate"),
     dtype: DTypeOption = DType.float64,
@@ -491,7 +505,90 @@ def xent(
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Cross-entropy on logits, as torch.nn.CrossEntropyLoss.
+    """The options of a class loss (its signature is what the commands take, per-loss help filled in)."""
+
+
+def _class_signature(loss: ClassLossCommand) -> inspect.Signature:
+    """``_class_options`` with this loss's help on its inputs (and without options it does not take)."""
+    own = {
+        "logits": typer.Argument(help=loss.scores_help, metavar=loss.scores_metavar, show_default=False),
+        "target": typer.Argument(help=loss.target_help, show_default=False),
+        "logits_columns": typer.Option("--logits", help=loss.columns_help, show_default=False),
+    }
+    params = []
+    for param in inspect.signature(_class_options, eval_str=True).parameters.values():
+        if param.name == "label_smoothing" and not loss.smoothing:
+            continue
+        if param.name in own:
+            param = param.replace(annotation=Annotated[Optional[str], own[param.name]])
+        params.append(param)
+    return inspect.Signature(params)
+
+
+def add_class_command(loss: ClassLossCommand) -> None:
+    def command(ctx: typer.Context, **given) -> None:
+        run_class_loss(ctx, loss, **given)
+
+    command.__signature__ = _class_signature(loss)
+    app.command(loss.name, cls=Command, help=loss.help, context_settings=CONTEXT)(command)
+
+
+def run_class_loss(
+    ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
+    target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
+    quiet, label_smoothing: float = 0.0,
+) -> None:
+    """A class loss on inline values or streamed over tables: the one path of xent and nll."""
+    env: Environment = ctx.obj
+    scores = loss.accumulator.form.name
+    arguments = positional(env, [logits, target], loss.name, delimiter, decimal)
+    concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
+    class_names = parse_class_names(classes) if classes else None
+    sources = readers.sources_of(arguments)
+    options = dict(
+        weight=option_values(env, weight, "--weight", decimal) if weight is not None else None,
+        ignore_index=ignore_index,
+        nan_policy=nan_policy.value,
+    )
+    if loss.smoothing:
+        options["label_smoothing"] = label_smoothing
+
+    def checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if class_names is not None and len(class_names) != x.shape[-1]:
+            raise UsageError(f"--classes names {len(class_names)} classes but the {scores} have {x.shape[-1]}")
+        return x, y
+
+    literal_notes: list[str] = []  # inline values out of the dtype's range
+    if len(arguments) == 2 and sources == [None, None]:
+        x, y = checked(parse_inline(arguments[0], scores, dtype.value, literal_notes), parse_labels(arguments[1], class_names))
+        y = y.astype(dtype.value) if y.shape == x.shape else y
+        result = loss.whole(x, y, reduction=reduction.value, **options)
+        result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
+        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
+        return
+    progress = progress_for(env, sources, quiet)
+    with progress:
+        reading = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
+        blocks, names = readers.xent_blocks(
+            arguments, sources, reading,
+            lambda text: parse_inline(text, scores, notes=literal_notes), parse_labels, target_column,
+            logits_columns, class_names,
+        )
+        announce(env, reading, quiet)
+        accumulator = loss.accumulator(
+            reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad,
+            dtype=dtype.value, input_notes=literal_notes, **options
+        )
+        stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
+               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
+               notes=shadowed_indices_note(class_names))
+
+
+XENT = ClassLossCommand(
+    name="xent",
+    accumulator=losses.CrossEntropyAccumulator,
+    whole=losses.cross_entropy,
+    help="""Cross-entropy on logits, as torch.nn.CrossEntropyLoss.
 
     loss_n = −log softmax(x_n)\\[y_n] (× w\\[y_n]); mean divides by Σ w\\[y_n] (the count without weights).
 
@@ -502,48 +599,37 @@ def xent(
     Example: losscli xent "1,2,0.5;0.1,-1,3" 1,2   →   (0.4644 + 0.07077) / 2 = 0.2676
 
     Tables: losscli xent data.csv --target label (the other numeric columns are the logits).
-    """
-    env: Environment = ctx.obj
-    arguments = positional(env, [logits, target], "xent", delimiter, decimal)
-    concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
-    class_names = parse_class_names(classes) if classes else None
-    sources = readers.sources_of(arguments)
-    options = dict(
-        weight=option_values(env, weight, "--weight", decimal) if weight is not None else None,
-        ignore_index=ignore_index,
-        label_smoothing=label_smoothing,
-        nan_policy=nan_policy.value,
-    )
+    """,
+    scores_metavar="logits",
+    scores_help="Logits: C values, N rows \"1,2,0.5;0.1,-1,3\", a file, or -",
+    target_help="Class indices (or names), probability rows, a file, or -",
+    columns_help="Logit columns of a table: c0,c1,c2 or 2-11.",
+    smoothing=True,
+)
 
-    def checked(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if class_names is not None and len(class_names) != x.shape[-1]:
-            raise UsageError(f"--classes names {len(class_names)} classes but the logits have {x.shape[-1]}")
-        return x, y
+NLL = ClassLossCommand(
+    name="nll",
+    accumulator=losses.NLLAccumulator,
+    whole=losses.nll_loss,
+    help="""Negative log-likelihood of log-probabilities, as torch.nn.NLLLoss.
 
-    literal_notes: list[str] = []  # inline values out of the dtype's range
-    if len(arguments) == 2 and sources == [None, None]:
-        x, y = checked(parse_inline(arguments[0], "logits", dtype.value, literal_notes), parse_labels(arguments[1], class_names))
-        y = y.astype(dtype.value) if y.shape == x.shape else y
-        result = losses.cross_entropy(x, y, reduction=reduction.value, **options)
-        result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
-        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
-        return
-    progress = progress_for(env, sources, quiet)
-    with progress:
-        reading = table_options(env, header, delimiter, progress, decimal=decimal, nan_policy=nan_policy.value)
-        blocks, names = readers.xent_blocks(
-            arguments, sources, reading,
-            lambda text: parse_inline(text, "logits", notes=literal_notes), parse_labels, target_column,
-            logits_columns, class_names,
-        )
-        announce(env, reading, quiet)
-        accumulator = losses.CrossEntropyAccumulator(
-            reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad,
-            dtype=dtype.value, input_notes=literal_notes, **options
-        )
-        stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
-               digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names))
+    loss_n = −w\\[y_n]·x_n\\[y_n], the input x taken as log-probabilities (log_softmax output), as given; mean divides by Σ w\\[y_n] over the non-ignored targets (the count without weights).
+
+    nll(log_softmax(x), y) is xent(x, y); give logits to xent instead.
+
+    Example: losscli nll "-1.5,-0.5,-2;-0.1,-3,-2.5" 1,0   →   (0.5 + 0.1) / 2 = 0.3
+
+    Tables: losscli nll data.csv --target label (the other numeric columns are the log-probabilities).
+    """,
+    scores_metavar="logprobs",
+    scores_help="Log-probabilities: C values, N rows \"-1.5,-0.5,-2;-0.1,-3,-2.5\", a file, or -",
+    target_help="Class indices (or names with --classes), a file, or -",
+    columns_help="Log-probability columns of a table: c0,c1,c2 or 2-11.",
+    smoothing=False,
+)
+
+for _class_loss in (XENT, NLL):
+    add_class_command(_class_loss)
 
 
 @app.command("softmax", cls=Command, context_settings=CONTEXT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -307,4 +308,4 @@ def test_version_names_the_active_reader(cli, capsys, monkeypatch):
 @pytest.mark.parametrize("name", list(POINTWISE_LOSSES))
 def test_the_help_example_of_each_loss_is_what_the_table_prints(cli, name):
     spec = POINTWISE_LOSSES[name]
-    assert spec.example in cli(name, *spec.example_args.split(), "-f", "table").stdout.splitlines()
+    assert spec.example in cli(name, *shlex.split(spec.example_args), "-f", "table").stdout.splitlines()

@@ -1,11 +1,10 @@
 """The losses, one module per family, and the registries every command and test reads.
 
 - ``pointwise``: the machinery of losses computed element by element (``PointwiseLoss``,
-  ``PointwiseAccumulator``); ``regression`` declares L1, MSE, Huber and Smooth L1 with it,
-    "LossParameter", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "bce", "bce_with_logits",
-    "cross_entropy", "elementwise_loss", "focal", "gaussian_nll", "huber", "l1", "log_softmax", "mse", "pointwise_loss",
-    "poisson_nll", "smooth_l1", "softmax",
-- ``classes``: cross-entropy on logits, sample by sample.
+  ``PointwiseAccumulator``); with it ``regression`` declares L1, MSE, Huber and Smooth L1,
+  ``binary`` BCE, BCE with logits and focal, ``likelihood`` the Poisson and Gaussian negative
+  log-likelihoods, ``distribution`` the KL divergence.
+- ``classes``: cross-entropy on logits and NLL on log-probabilities, sample by sample.
 - ``softmax``: softmax and log-softmax (a transform, not a loss).
 - ``base``: what they share (validation, parameters, the nan policy, exact sums).
 
@@ -16,17 +15,18 @@ options, table, JSON and the generic property tests come from that declaration.
 from __future__ import annotations
 
 from ..result import LossResult
-from . import binary, likelihood, regression
-from .binary import bce, bce_with_logits, focal
+from . import binary, distribution, likelihood, regression
 from .base import DEFAULT_IGNORE_INDEX, NAN_POLICIES, REDUCTIONS, ChunkedSum, LossParameter
-from .classes import CrossEntropyAccumulator, cross_entropy
+from .binary import bce, bce_with_logits, focal
+from .classes import CrossEntropyAccumulator, NLLAccumulator, cross_entropy, nll_loss
+from .distribution import kl_div
 from .likelihood import gaussian_nll, poisson_nll
 from .pointwise import PointwiseAccumulator, PointwiseLoss, pointwise_loss
 from .regression import huber, l1, mse, smooth_l1
 from .softmax import SoftmaxAccumulator, log_softmax, softmax
 
 POINTWISE_LOSSES: dict[str, PointwiseLoss] = {
-    spec.name: spec for spec in (*regression.SPECS, *binary.SPECS, *likelihood.SPECS)
+    spec.name: spec for spec in (*regression.SPECS, *binary.SPECS, *likelihood.SPECS, *distribution.SPECS)
 }
 
 
@@ -43,7 +43,7 @@ def elementwise_loss(name: str, *inputs, reduction: str = "mean", nan_policy: st
 
 __all__ = [
     "DEFAULT_IGNORE_INDEX", "NAN_POLICIES", "POINTWISE_LOSSES", "REDUCTIONS", "ChunkedSum", "CrossEntropyAccumulator",
-    "LossParameter", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "bce", "bce_with_logits",
-    "cross_entropy", "elementwise_loss", "focal", "gaussian_nll", "huber", "l1", "log_softmax", "mse", "pointwise_loss",
-    "poisson_nll", "smooth_l1", "softmax",
+    "LossParameter", "NLLAccumulator", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "bce",
+    "bce_with_logits", "cross_entropy", "elementwise_loss", "focal", "gaussian_nll", "huber", "kl_div", "l1",
+    "log_softmax", "mse", "nll_loss", "pointwise_loss", "poisson_nll", "smooth_l1", "softmax",
 ]

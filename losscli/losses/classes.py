@@ -1,14 +1,16 @@
-"""The class family: cross-entropy on logits (and NLL on log-probabilities), sample by sample.
+"""The class family: cross-entropy on logits and NLL on log-probabilities, sample by sample.
 
 A sample is a row of C class scores with a class index (or a row of C probabilities) as target.
 Weighted ``mean`` divides by ``Σ w[y]`` for indices and by ``N`` for probabilities, as PyTorch;
-the sums do not depend on the blocks (``ChunkedSum``).
+the sums do not depend on the blocks (``ChunkedSum``). The two losses differ only in their
+``ScoreForm``: how a row of scores becomes log-probabilities, and the gradient's form.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
@@ -92,9 +94,17 @@ def _check_probabilities(target: np.ndarray, positions: np.ndarray) -> None:
             )
 
 
-def _target_kind(logits: np.ndarray, target: np.ndarray) -> str:
-    """PyTorch's rule: a target of the logits' shape holds probabilities, else class indices."""
+def _target_kind(logits: np.ndarray, target: np.ndarray, scores: str = "logits", probabilities: bool = True) -> str:
+    """PyTorch's rule: a target of the logits' shape holds probabilities, else class indices.
+
+    ``scores`` names the first input in messages; without ``probabilities`` such a target is refused.
+    """
     if target.shape == logits.shape and not (logits.ndim == 1 and logits.size == 1):
+        if not probabilities:
+            raise DataError(
+                f"target has the shape of the {scores} {_shape(logits)}: give one class index per sample "
+                "(probability targets are cross-entropy's: xent on logits)"
+            )
         return "probs"
     samples = 1 if logits.ndim == 1 else logits.shape[0]
     if target.size == samples and target.ndim <= 1:
@@ -103,10 +113,11 @@ def _target_kind(logits: np.ndarray, target: np.ndarray) -> str:
         target.ndim == 2 and target.shape[1] > 1 and target.shape[0] == logits.size
         and bool(np.all(np.isfinite(logits) & (logits == np.floor(logits))))
     )
-    hint = "; did you swap them? the logits come first, then the targets" if labels_first else ""
+    hint = f"; did you swap them? the {scores} come first, then the targets" if labels_first else ""
+    rows = f" or one probability row per sample {_shape(logits)}" if probabilities else ""
     raise DataError(
-        f"target has shape {_shape(target)} but logits have shape {_shape(logits)}: give one class "
-        f"index per sample ({samples}) or one probability row per sample {_shape(logits)}{hint}"
+        f"target has shape {_shape(target)} but {scores} have shape {_shape(logits)}: give one class "
+        f"index per sample ({samples}){rows}{hint}"
     )
 
 
@@ -129,20 +140,64 @@ def _looks_like_probabilities(rows: np.ndarray) -> bool:
 _IGNORED_ROW_GRAD = -0.0
 
 
-def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_grad, positions, ignored_grad=0.0):
+@dataclass(frozen=True)
+class ScoreForm:
+    """What a class loss takes as scores: the step to log-probabilities and the gradient's form.
+
+    The term of an index target is ``−w[y]·lp[y]`` with ``lp = log_probabilities(scores)``; its
+    gradient w.r.t. the scores is ``w[y]·(grad_base(lp) − onehot(y))``.
+    """
+
+    key: str  # the scores' column in csv/json (and in omitted rows)
+    label: str  # their table header
+    name: str  # their name in messages
+    log_probabilities: Callable[[np.ndarray], np.ndarray]  # (N, C) scores -> (N, C) log-probabilities
+    grad_base: Callable[[np.ndarray], np.ndarray]  # of the log-probabilities: softmax, or 0
+    picked: Callable[[np.ndarray], tuple[Column, ...]]  # the table's steps, from lp[n, y_n] (nan if ignored)
+    nan_how: Callable[[np.ndarray], str]  # what made nan of a row that holds none
+    applies_softmax: bool  # so softmax output given as scores is softmax twice
+
+
+def _softmax_nan_how(row: np.ndarray) -> str:
+    if np.isposinf(row).any():
+        return "a logit of +inf gives inf − inf in the softmax"
+    return "a logit of −inf meets a weight or share of 0 (0·inf)"
+
+
+LOGITS = ScoreForm(
+    key="logits", label="logits", name="logits",
+    log_probabilities=lambda rows: log_softmax(rows, axis=1),
+    grad_base=np.exp,  # softmax − onehot
+    picked=lambda lp_y: (Column("p_target", "p[y]", np.exp(lp_y)), Column("neg_log_p", "−log p[y]", -lp_y)),
+    nan_how=_softmax_nan_how,
+    applies_softmax=True,
+)
+
+LOG_PROBABILITIES = ScoreForm(
+    key="logprobs", label="log-probs", name="log-probabilities",
+    log_probabilities=lambda rows: rows,  # taken as given: nothing checks they are log-probabilities
+    grad_base=np.zeros_like,  # −onehot
+    picked=lambda lp_y: (Column("neg_x_target", "−x[y]", -lp_y),),
+    nan_how=lambda row: "an input of −inf meets a weight of 0 (0·inf)",
+    applies_softmax=False,
+)
+
+
+def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_grad, positions, ignored_grad=0.0,
+                        form: ScoreForm = LOGITS):
     """Per-sample terms, gradient (unscaled), table columns and ``w[y]`` (the mean's denominator terms).
 
     ``rows`` is (N, C) and free of nan where nan is not wanted; ``weights`` is all ones when no
     weights were given; ``positions`` are the rows' places in the whole input, for messages;
-    ``ignored_grad`` fills the gradient of ignored samples. The formulas are those of
-    semantics.md, sample by sample.
+    ``ignored_grad`` fills the gradient of ignored samples; ``form`` says what the scores are.
+    The formulas are those of semantics.md, sample by sample.
     """
     samples, classes = rows.shape
     dtype = rows.dtype
     with np.errstate(all="ignore"):
-        lp = log_softmax(rows, axis=1)
-        p = np.exp(lp)
-        columns = [Column("logits", "logits", rows)]
+        lp = form.log_probabilities(rows)
+        p = form.grad_base(lp) if with_grad or kind != "index" else None
+        columns = [Column(form.key, form.label, rows)]
         grad = None
         if kind == "index":
             labels = _check_class_indices(target, classes, ignore_index, positions)
@@ -164,8 +219,7 @@ def _cross_entropy_rows(rows, target, kind, weights, ignore_index, eps, with_gra
                 grad = np.where(valid[:, None], grad, dtype.type(ignored_grad))
             columns += [
                 Column("target", "y", np.where(valid, labels, np.int64(ignore_index))),
-                Column("p_target", "p[y]", np.where(valid, p[picked, safe], np.nan)),
-                Column("neg_log_p", "−log p[y]", np.where(valid, nll, np.nan)),
+                *form.picked(np.where(valid, lp[picked, safe], np.nan)),
             ]
             valid_count = int(valid.sum())
         else:
@@ -197,6 +251,8 @@ class CrossEntropyAccumulator:
 
     name = "xent"
     presentation = Presentation("cross-entropy", grad_of="x", samples=True, class_column="target")
+    form = LOGITS
+    takes_probability_targets = True
 
     def __init__(
         self,
@@ -254,7 +310,7 @@ class CrossEntropyAccumulator:
         ignored_grad = _IGNORED_ROW_GRAD if self.reduction == "mean" else 0.0
         return _cross_entropy_rows(
             logits, target, self.kind, weights, self.ignore_index, self.dtype.type(self.label_smoothing),
-            with_grad, positions, ignored_grad,
+            with_grad, positions, ignored_grad, self.form,
         )
 
     def _computed_nan(self, logits, terms, missing, rows):
@@ -263,19 +319,17 @@ class CrossEntropyAccumulator:
         if not computed.any():
             return None
         first = logits[np.argmax(computed)]
-        how = (
-            "a logit of +inf gives inf − inf in the softmax" if np.isposinf(first).any()
-            else "a logit of −inf meets a weight or share of 0 (0·inf)"
-        )
+        how = self.form.nan_how(first)
         return self.nan_count.rows_to_keep(computed, rows, "", computed=computed, how=how)
 
     def add(self, logits, target) -> LossResult:
-        """One block: (N, C) logits and their targets. Returns its rows (gradient unscaled)."""
-        logits = as_float_array(logits, "logits")
+        """One block: (N, C) scores and their targets. Returns its rows (gradient unscaled)."""
+        scores = self.form.name
+        logits = as_float_array(logits, scores)
         target = as_float_array(target, "target")
         if logits.ndim != 2 or logits.size == 0:
-            raise DataError(f"logits have shape {_shape(logits)}; a block needs rows of class scores (N, C)")
-        kind = _target_kind(logits, target)
+            raise DataError(f"{scores} have shape {_shape(logits)}; a block needs rows of class scores (N, C)")
+        kind = _target_kind(logits, target, scores, self.takes_probability_targets)
         if self.kind is None:
             self._first_block(logits, kind)
         elif kind != self.kind or logits.shape[1] != self.classes:
@@ -298,17 +352,17 @@ class CrossEntropyAccumulator:
             if before:
                 terms = self._rows(logits[:before], target[:before], rows[:before], False)[0]
                 self._computed_nan(logits[:before], terms, missing[:before], rows[:before])
-        keep = self.nan_count.rows_to_keep(missing, rows, "the logits or target")
+        keep = self.nan_count.rows_to_keep(missing, rows, f"the {scores} or target")
         omitted = None
         if keep is not None:
-            omitted = OmittedRows(rows[~keep], {"logits": logits[~keep], "target": target[~keep]})
+            omitted = OmittedRows(rows[~keep], {self.form.key: logits[~keep], "target": target[~keep]})
             logits, target, rows, missing = logits[keep], target[keep], rows[keep], missing[keep]
         if logits.shape[0] and not _looks_like_probabilities(logits):
             self.all_look_like_probabilities = False
         terms, grad, columns, valid, w_y, smoothed = self._rows(logits, target, rows, self.with_grad)
         keep = self._computed_nan(logits, terms, missing, rows)
         if keep is not None:
-            computed = OmittedRows(rows[~keep], {"logits": logits[~keep], "target": target[~keep]})
+            computed = OmittedRows(rows[~keep], {self.form.key: logits[~keep], "target": target[~keep]})
             omitted = OmittedRows.join([omitted, computed])
             logits, target, rows = logits[keep], target[keep], rows[keep]
             terms, grad, columns, valid, w_y, smoothed = self._rows(logits, target, rows, self.with_grad)
@@ -367,16 +421,16 @@ class CrossEntropyAccumulator:
         return dict(
             presentation=self.presentation,
             shape=(self.n, self.classes),
-            parameters={
-                "weight": self.weight,
-                "ignore_index": self.ignore_index,
-                "label_smoothing": self.label_smoothing,
-            },
+            parameters=self._parameters(),
             details=ClassTargets(self.kind, self.classes, self.valid),
             omitted=self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             rows_in=self.rows_seen,
             head_rows=self._window.first_rows(self.n),
         )
+
+    def _parameters(self) -> dict:
+        """The options as JSON names them."""
+        return {"weight": self.weight, "ignore_index": self.ignore_index, "label_smoothing": self.label_smoothing}
 
     def result(self) -> LossResult:
         if self.n == 0:
@@ -394,7 +448,7 @@ class CrossEntropyAccumulator:
                 # 0/0 is nan; so is a smoothing term over 0 (PyTorch adds it to the nan of the rest).
                 value = total / denominator if denominator else dtype.type(np.nan)
         notes = [*self.input_notes, *self.out_of_range.note(dtype), *self.nan_count.note(), *self.inf_count.note()]
-        if self.all_look_like_probabilities and self.classes > 1:
+        if self.form.applies_softmax and self.all_look_like_probabilities and self.classes > 1:
             notes.append(
                 "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
                 "applies softmax itself, so passing softmax output applies it twice"
@@ -450,24 +504,91 @@ def cross_entropy(
     accumulator = CrossEntropyAccumulator(
         reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy
     )
-    logits = as_float_array(logits, "logits")
+    return _whole_arrays(accumulator, logits, target)
+
+
+def _whole_arrays(accumulator: CrossEntropyAccumulator, logits, target) -> LossResult:
+    """A class loss on whole arrays: ``(N, C)`` scores, or ``(C,)`` as one sample; one block."""
+    scores = accumulator.form.name
+    logits = as_float_array(logits, scores)
     target = as_float_array(target, "target")
     if logits.size == 0:
-        raise DataError("logits are empty")
+        raise DataError(f"{scores} are empty")
     if target.size == 0:
         raise DataError("target is empty")
     if logits.ndim > 2:
-        raise DataError(f"logits have {logits.ndim} dimensions; give a vector (C,) or a matrix (N, C)")
-    kind = _target_kind(logits, target)
+        raise DataError(f"{scores} have {logits.ndim} dimensions; give a vector (C,) or a matrix (N, C)")
+    kind = _target_kind(logits, target, scores, accumulator.takes_probability_targets)
     if logits.ndim == 2:
         accumulator.add(logits, target)
         return accumulator.result()
     # One sample (C,): PyTorch returns a scalar for none and a (C,) gradient.
+    reduction = accumulator.reduction
     if np.isnan(logits).any() or np.isnan(target).any():
-        if nan_policy != "propagate":
-            raise DataError("the logits or target hold nan (one sample: nothing to omit)")
+        if accumulator.nan_count.policy != "propagate":
+            raise DataError(f"the {scores} or target hold nan (one sample: nothing to omit)")
     accumulator.add(logits.reshape(1, -1), target.reshape(1, -1) if kind == "probs" else target.reshape(1))
     result = accumulator.result()
     value = result.value[0] if reduction == "none" else result.value
     grad = None if result.grad is None else result.grad[0]
     return replace(result, value=value, grad=grad, shape=logits.shape)
+
+
+class NLLAccumulator(CrossEntropyAccumulator):
+    """``nn.NLLLoss`` over blocks: (N, C) log-probabilities taken as given, N class indices.
+
+    Cross-entropy without its softmax: ``ℓ_n = −w[y_n]·x[n, y_n]``, the gradient ``−w[y_n]`` at the
+    target; the same weighted mean (``Σ ℓ / Σ w[y]``), ignore_index and streaming.
+
+    >>> acc = NLLAccumulator("mean", weight=[1, 2, 0.5])
+    >>> _ = acc.add(np.array([[-1.5, -0.5, -2.0], [-0.1, -3.0, -2.5]]), np.array([1, 0]))
+    >>> float(acc.result().value)  # (2·0.5 + 1·0.1) / (2 + 1)
+    0.3666666666666667
+    """
+
+    name = "nll"
+    presentation = Presentation("NLL", grad_of="x", samples=True, class_column="target")
+    form = LOG_PROBABILITIES
+    takes_probability_targets = False
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        *,
+        weight=None,
+        ignore_index: int = DEFAULT_IGNORE_INDEX,
+        nan_policy: str = "propagate",
+        keep_rows: int | None = None,
+        with_grad: bool = True,
+        dtype: str | None = None,
+        input_notes: list[str] | None = None,
+    ):
+        super().__init__(
+            reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, keep_rows=keep_rows,
+            with_grad=with_grad, dtype=dtype, input_notes=input_notes,
+        )
+
+    def _parameters(self) -> dict:
+        return {"weight": self.weight, "ignore_index": self.ignore_index}
+
+
+def nll_loss(
+    log_probabilities,
+    target,
+    *,
+    reduction: str = "mean",
+    weight=None,
+    ignore_index: int = DEFAULT_IGNORE_INDEX,
+    nan_policy: str = "propagate",
+) -> LossResult:
+    """``torch.nn.NLLLoss``: ``−w[y]·x[y]`` per sample, of log-probabilities ``x`` taken as given.
+
+    ``x`` is ``(C,)`` with one class index, or ``(N, C)`` with ``N`` indices. Weighted ``mean``
+    divides by ``Σ w[y]`` over the non-ignored targets, as cross-entropy does.
+
+    >>> r = nll_loss([[-1.5, -0.5, -2.0], [-0.1, -3.0, -2.5]], [1, 0])
+    >>> float(r.value), r.grad.tolist()
+    (0.3, [[0.0, -0.5, 0.0], [-0.5, 0.0, 0.0]])
+    """
+    accumulator = NLLAccumulator(reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy)
+    return _whole_arrays(accumulator, log_probabilities, target)

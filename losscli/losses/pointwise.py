@@ -298,7 +298,7 @@ class PointwiseAccumulator:
         infinite = np.logical_or.reduce([np.isinf(values) for values in inputs])
         self.inf_count.add(infinite, terms, rows)
         finite = np.logical_and.reduce([np.isfinite(values) for values in inputs])
-        overflowed = ~np.isfinite(terms) & finite
+        overflowed = np.isinf(terms) & finite  # a nan term is the nan policy's, counted above
         if overflowed.any():
             self.overflows += int(overflowed.sum())
             self.first_overflow_row = self.first_overflow_row or int(rows[np.argmax(overflowed)]) + 1
