@@ -233,7 +233,7 @@ def test_a_million_rows_stream_in_flat_memory(tmp_path):
 @pytest.mark.parametrize(
     "argv, status, message",
     [
-        (["bce", "0.8,1.5", "1,0"], 1, "input row 2: probability 1.5 is outside [0, 1], which BCELoss requires"),
+        (["bce", "0.8,1.5", "1,0"], 1, "input row 2: probability 1.5 is outside [0, 1], which BCELoss requires; for logits use `losscli bce-logits`"),
         (["bce", "0.8,-0.25", "1,0"], 1, "input row 2: probability -0.25 is outside [0, 1]"),
         (["bce", "0.8,0.5", "1,-0.1"], 1, "input row 2: target -0.1 is outside [0, 1]"),
         (["bce", "0.8,inf", "1,0"], 1, "input row 2: probability inf is outside [0, 1]"),
@@ -259,7 +259,7 @@ def test_a_bad_value_is_one_line_naming_it(cli, argv, status, message):
 def test_a_probability_out_of_range_in_a_file_names_its_line(cli, write):
     path = write("p.csv", "pred,target\n0.9,1\n0.5,0\n1.25,1\n")
     run = cli("bce", path)
-    assert run.status == 1 and run.stderr == f"losscli: error: {path}:4: probability 1.25 is outside [0, 1], which BCELoss requires\n"
+    assert run.status == 1 and run.stderr == f"losscli: error: {path}:4: probability 1.25 is outside [0, 1], which BCELoss requires; for logits use `losscli bce-logits`\n"
 
 
 @pytest.mark.parametrize("weights, message", [("1,2,3", "--weight has 3 values but the input has at least 4"),

@@ -217,3 +217,34 @@ def test_the_row_by_row_path_and_the_block_path_summarise_alike():
         by_row.observe(block, np.arange(start, stop))
         by_block.observe(block, np.arange(start, stop))
     assert by_row.seen.summaries == by_block.seen.summaries
+
+
+# The rules wired into the commands: what a user sees, a hit and a near miss per command.
+PROBS = ",".join(str(v) for v in np.linspace(0.05, 0.95, 10))
+LOGITS = ",".join(str(v) for v in np.linspace(-3, 3, 10))
+LABELS = ",".join("1" if i % 2 else "0" for i in range(10))
+CLI_CASES = [
+    # (argv, exit status, text stderr must hold, or "" for no message at all)
+    (["bce", "0.8,2.5", "1,0"], 1, "for logits use `losscli bce-logits`"),
+    (["bce", "0.8,0.5", "1,0"], 0, ""),
+    (["bce-logits", PROBS, LABELS], 0, "warning:"),
+    (["bce-logits", LOGITS, LABELS], 0, ""),
+    (["bce-logits", "0.3,-1.2", "1,-1"], 1, "(y+1)/2"),
+    (["nll", "0.7,0.2,0.1;0.1,0.8,0.1", "0,1"], 0, "log"),
+    (["nll", "-0.35,-1.6,-2.3;-2.3,-0.22,-2.3", "0,1"], 0, ""),
+    (["kl", "-0.69,-0.69;-0.1,-2.3", "0.5,0.5;0.9,0.1"], 0, "batchmean"),
+    (["kl", "-0.69,-0.69;-0.1,-2.3", "0.5,0.5;0.9,0.1", "-r", "batchmean"], 0, ""),
+    (["kl", "0.5,0.5;0.9,0.1", "0.5,0.5;0.9,0.1", "-r", "batchmean"], 0, "log"),
+    (["poisson-nll", "2,-1", "1,0", "--no-log-input"], 1, "--log-input"),
+    (["poisson-nll", "2,1", "1,0", "--no-log-input"], 0, ""),
+]
+
+
+@pytest.mark.parametrize("argv, status, said", CLI_CASES, ids=[" ".join(c[0][:1] + c[0][3:]) + f"/{c[2] or 'silent'}" for c in CLI_CASES])
+def test_the_commands_say_what_the_rules_find_and_nothing_on_correct_input(cli, argv, status, said):
+    run = cli(*argv, "-f", "plain")
+    assert run.status == status, run.stderr
+    if said:
+        assert said in run.stderr and run.stderr.count("\n") == 1, run.stderr
+    else:
+        assert run.stderr == ""

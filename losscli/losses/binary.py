@@ -59,7 +59,8 @@ def _check_probabilities(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> None
             at = np.argmax(outside.ravel())
             raise DataError.at_row(
                 int(rows.ravel()[at]) + 1,
-                f"{what} {float(values.ravel()[at])!r} is outside [0, 1], which BCELoss requires",
+                f"{what} {float(values.ravel()[at])!r} is outside [0, 1], which BCELoss requires"
+                + ("; for logits use `losscli bce-logits`" if what == "probability" else ""),
                 subject="input",
             )
 

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DataError, UsageError
+from ..mistakes import Watch
 from ..result import ClassTargets, Column, LossResult, OmittedRows, Presentation
 from .base import (
     DEFAULT_IGNORE_INDEX,
@@ -275,6 +276,9 @@ class CrossEntropyAccumulator:
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
         self.nan_count = NanCount(nan_policy)
+        self.watch = Watch(self.name, reduction, {
+            "label_smoothing": label_smoothing, "ignore_index": ignore_index, "weight": weight,
+        })
         self.inf_count = InfCount()
         self.with_grad = with_grad
         self.weight: np.ndarray | None = None
@@ -359,6 +363,7 @@ class CrossEntropyAccumulator:
             logits, target, rows, missing = logits[keep], target[keep], rows[keep], missing[keep]
         if logits.shape[0] and not _looks_like_probabilities(logits):
             self.all_look_like_probabilities = False
+        self.watch.observe({"input": logits, "target": target}, rows)
         terms, grad, columns, valid, w_y, smoothed = self._rows(logits, target, rows, self.with_grad)
         keep = self._computed_nan(logits, terms, missing, rows)
         if keep is not None:
@@ -448,6 +453,8 @@ class CrossEntropyAccumulator:
                 # 0/0 is nan; so is a smoothing term over 0 (PyTorch adds it to the nan of the rest).
                 value = total / denominator if denominator else dtype.type(np.nan)
         notes = [*self.input_notes, *self.out_of_range.note(dtype), *self.nan_count.note(), *self.inf_count.note()]
+        # The softmax-output note below is cross-entropy's own (it knows the classes seen).
+        notes += [f.message for f in self.watch.findings() if f.level == "warning" and f.rule != "softmax-into-xent"]
         if self.form.applies_softmax and self.all_look_like_probabilities and self.classes > 1:
             notes.append(
                 "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "

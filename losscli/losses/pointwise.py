@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DataError, UsageError
+from ..mistakes import Watch
 from ..result import Column, HandTerms, LossResult, OmittedRows, Presentation
 from .base import (
     REDUCTIONS,
@@ -114,6 +115,9 @@ def difference(x: np.ndarray, y: np.ndarray, p: dict) -> np.ndarray:
 
 DIFFERENCE = Step("diff", "ŷ−y", difference)
 
+# The roles losscli.mistakes knows the inputs by, in the order of a spec's inputs.
+WATCHED_ROLES = ("input", "target", "var")
+
 
 @dataclass
 class BlockTerms:
@@ -174,6 +178,7 @@ class PointwiseAccumulator:
         check_reduction(reduction, spec.reductions)
         self.spec = spec
         self.parameters = spec.parameter_values(parameters or {})
+        self.watch = Watch(spec.name, reduction, self.parameters)
         self.reduction = reduction
         self.nan_count = NanCount(nan_policy)
         self.inf_count = InfCount()
@@ -226,6 +231,9 @@ class PointwiseAccumulator:
         self._check_vectors(inputs[0].shape, rows)
         if spec.check is not None:
             spec.check(*inputs, rows.reshape(inputs[0].shape))
+        # Signs of a mistake (logits into bce, ...): errors stop here, warnings are said at the end.
+        first_axis = np.arange(self.batch - (inputs[0].shape[0] if inputs[0].ndim else 1), self.batch)
+        self.watch.observe(dict(zip(WATCHED_ROLES, inputs)), first_axis if inputs[0].ndim == 2 else rows)
         # Computed in the input's own shape (a weight per class runs along its last dim), then flat.
         p = self._p(rows.reshape(inputs[0].shape))
         with np.errstate(all="ignore"):
@@ -381,6 +389,7 @@ class PointwiseAccumulator:
                 f"{self.first_overflow_row}); the inf is kept, as PyTorch gives it"
             )
         notes += self.nan_count.note() + self.inf_count.note()
+        notes += [f.message for f in self.watch.findings() if f.level == "warning"]
         notes += [tally.note(count, first) for tally, (count, first) in zip(self.spec.tallies, self._tallied) if count]
         omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
         return self._as_result(kept, value, grad, notes, omitted=omitted)
