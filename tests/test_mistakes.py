@@ -220,15 +220,15 @@ def test_the_row_by_row_path_and_the_block_path_summarise_alike():
 
 
 # The rules wired into the commands: what a user sees, a hit and a near miss per command.
-PROBS = ",".join(str(v) for v in np.linspace(0.05, 0.95, 10))
-LOGITS = ",".join(str(v) for v in np.linspace(-3, 3, 10))
-LABELS = ",".join("1" if i % 2 else "0" for i in range(10))
+CLI_PROBS = ",".join(str(v) for v in np.linspace(0.05, 0.95, 10))
+CLI_LOGITS = ",".join(str(v) for v in np.linspace(-3, 3, 10))
+CLI_LABELS = ",".join("1" if i % 2 else "0" for i in range(10))
 CLI_CASES = [
     # (argv, exit status, text stderr must hold, or "" for no message at all)
     (["bce", "0.8,2.5", "1,0"], 1, "for logits use `losscli bce-logits`"),
     (["bce", "0.8,0.5", "1,0"], 0, ""),
-    (["bce-logits", PROBS, LABELS], 0, "warning:"),
-    (["bce-logits", LOGITS, LABELS], 0, ""),
+    (["bce-logits", CLI_PROBS, CLI_LABELS], 0, "warning:"),
+    (["bce-logits", CLI_LOGITS, CLI_LABELS], 0, ""),
     (["bce-logits", "0.3,-1.2", "1,-1"], 1, "(y+1)/2"),
     (["nll", "0.7,0.2,0.1;0.1,0.8,0.1", "0,1"], 0, "log"),
     (["nll", "-0.35,-1.6,-2.3;-2.3,-0.22,-2.3", "0,1"], 0, ""),
