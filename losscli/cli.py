@@ -304,7 +304,7 @@ def _common_options(
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """The options every pointwise command has (its signature is what the commands reuse)."""
+    """The options every loss command has (its signature is what the commands reuse)."""
 
 
 def _pointwise_signature(spec: losses.PointwiseLoss) -> inspect.Signature:
@@ -493,19 +493,8 @@ def _class_options(
     classes: Annotated[Optional[str], typer.Option("--classes", help="Class names: cat,dog,bird", show_default=False)] = None,
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
     logits_columns: Annotated[Optional[str], typer.Option("--logits", show_default=False)] = None,
-    grad: GradOption = False,
-    nan_policy: NanPolicyOption = NanPolicy("propagate"),
-    dtype: DTypeOption = DType.float64,
-    fmt: FormatOption = Format.auto,
-    digits: DigitsOption = 4,
-    rows: RowsOption = 20,
-    all_rows: AllRowsOption = False,
-    header: HeaderOption = None,
-    delimiter: DelimiterOption = None,
-    decimal: DecimalOption = None,
-    quiet: QuietOption = False,
 ) -> None:
-    """The options of a class loss (its signature is what the commands take, per-loss help filled in)."""
+    """The options of a class loss before the common ones (per-loss help filled in by ``_class_signature``)."""
 
 
 def _class_signature(loss: ClassLossCommand) -> inspect.Signature:
@@ -522,6 +511,8 @@ def _class_signature(loss: ClassLossCommand) -> inspect.Signature:
         if param.name in own:
             param = param.replace(annotation=Annotated[Optional[str], own[param.name]])
         params.append(param)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params += [p.replace(kind=keyword) for p in inspect.signature(_common_options, eval_str=True).parameters.values()]
     return inspect.Signature(params)
 
 
