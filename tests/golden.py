@@ -54,3 +54,10 @@ def assert_matches(actual, expected, dtype: str) -> None:
     expected = np.asarray(expected, dtype=np.float64)
     assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}"
     np.testing.assert_allclose(actual, expected, equal_nan=True, **TOLERANCES[dtype])
+
+
+def inline_values(values) -> str:
+    """A golden case's array as losscli's inline syntax: ``1.0,2.0`` or rows ``1.0,2.0;3.0,4.0`` (exact reprs)."""
+    array = np.asarray(values, dtype=float)
+    rows = array.reshape(1, -1) if array.ndim <= 1 else array
+    return ";".join(",".join(repr(float(v)) for v in row) for row in rows)

@@ -18,7 +18,7 @@ from losscli import bce, bce_with_logits, focal
 from losscli.errors import DataError, UsageError
 from losscli.losses import POINTWISE_LOSSES, PointwiseAccumulator
 
-from .golden import assert_matches, case_ids, golden_path, load_cases
+from .golden import assert_matches, case_ids, golden_path, inline_values, load_cases
 
 CASES = [case for case in load_cases(golden_path("torch_cases_more.json")) if case["op"] in ("bce", "bce-logits", "focal")]
 API_FUNCTIONS = {"bce": bce, "bce-logits": bce_with_logits, "focal": focal}
@@ -47,19 +47,13 @@ def test_golden_case_through_the_api(case, dtype):
     assert_matches(result.grad, expected["grad"], dtype)
 
 
-def _inline(values) -> str:
-    array = np.asarray(values, dtype=float)
-    rows = array.reshape(1, -1) if array.ndim <= 1 else array
-    return ";".join(",".join(repr(float(v)) for v in row) for row in rows)
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_golden_case_through_the_cli(cli, case, dtype):
-    argv = [case["op"], _inline(case["input"]), _inline(case["target"]), "-r", case.get("reduction", "mean")]
+    argv = [case["op"], inline_values(case["input"]), inline_values(case["target"]), "-r", case.get("reduction", "mean")]
     for key, value in _options(case).items():
         flag = "--" + key.replace("_", "-")
-        argv += [flag, _inline(value) if key in VECTORS else repr(value)]
+        argv += [flag, inline_values(value) if key in VECTORS else repr(value)]
     run = cli(*argv, "--grad", "--dtype", dtype, "--format", "json")
     assert run.status == 0, run.stderr
     document = json.loads(run.stdout)
@@ -165,7 +159,7 @@ def test_a_file_streams_through_the_same_path_and_gives_the_inline_numbers(cli, 
     path = write("t.csv", "pred,target\n" + "".join(f"{p!r},{t!r}\n" for p, t in zip(pred, target)))
     args = [*argv[1:], "-r", "none", "--grad", "-f", "json"]
     from_file = cli(argv[0], path, *args, "-q")
-    inline = cli(argv[0], _inline(pred), _inline(target), *args, "-q")
+    inline = cli(argv[0], inline_values(pred), inline_values(target), *args, "-q")
     assert from_file.status == inline.status == 0, from_file.stderr + inline.stderr
     document = json.loads(from_file.stdout)
     assert document.pop("columns") == {"prediction": "pred", "target": "target"}

@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 
 from losscli import DataError, UsageError, cross_entropy, kl_div, log_softmax, nll_loss
 
-from .golden import assert_matches, case_ids, golden_path, load_cases
+from .golden import assert_matches, case_ids, golden_path, inline_values, load_cases
 from .test_huber import table_rows
 
 MORE_CASES = load_cases(golden_path("torch_cases_more.json"))
@@ -29,12 +29,6 @@ API = settings(max_examples=60, deadline=None)
 
 def test_the_reference_holds_cases_of_both_losses():
     assert len(NLL_CASES) == 6 and len(KL_CASES) == 6
-
-
-def _inline(values) -> str:
-    array = np.asarray(values, dtype=float)
-    rows = array.reshape(1, -1) if array.ndim <= 1 else array
-    return ";".join(",".join(repr(float(v)) for v in row) for row in rows)
 
 
 def _nll_options(case: dict) -> dict:
@@ -63,7 +57,7 @@ def test_nll_golden_case_through_the_api(case, dtype):
 @pytest.mark.parametrize("case", NLL_CASES, ids=case_ids(NLL_CASES))
 def test_nll_golden_case_through_the_cli(cli, case, dtype):
     options = _nll_options(case)
-    argv = ["nll", _inline(case["input"]), ",".join(map(str, case["target"])), "-r", options["reduction"]]
+    argv = ["nll", inline_values(case["input"]), ",".join(map(str, case["target"])), "-r", options["reduction"]]
     if "weight" in options:
         argv += ["--weight", ",".join(map(repr, options["weight"]))]
     if "ignore_index" in options:
@@ -95,7 +89,7 @@ def test_kl_golden_case_through_the_api(case, dtype):
 @pytest.mark.parametrize("case", KL_CASES, ids=case_ids(KL_CASES))
 def test_kl_golden_case_through_the_cli(cli, case, dtype):
     log_target = case.get("log_target", False)
-    argv = ["kl", _inline(case["input"]), _inline(case["target"]), "-r", case.get("reduction", "mean")]
+    argv = ["kl", inline_values(case["input"]), inline_values(case["target"]), "-r", case.get("reduction", "mean")]
     argv += ["--log-target" if log_target else "--no-log-target", "--grad", "--dtype", dtype, "-f", "json"]
     run = cli(*argv)
     assert run.status == 0, run.stderr
@@ -191,7 +185,7 @@ def test_nll_streams_a_csv_of_log_probability_columns_and_a_label(cli, write):
     args = ["-w", "1,2,0.5", "-g", "-f", "json", "-q"]
     from_file = json.loads(cli("nll", path, "--target", "label", *args).stdout)
     from_stdin = json.loads(cli("nll", "--target", "label", *args, stdin=text.encode()).stdout)
-    inline = json.loads(cli("nll", _inline(scores), ",".join(names[k] for k in labels), "--classes", ",".join(names), *args).stdout)
+    inline = json.loads(cli("nll", inline_values(scores), ",".join(names[k] for k in labels), "--classes", ",".join(names), *args).stdout)
     for document in (from_file, from_stdin):
         document.pop("columns", None)
         assert document == inline
@@ -201,7 +195,7 @@ def test_nll_streams_a_csv_of_log_probability_columns_and_a_label(cli, write):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum"])
-def test_kl_streams_two_columns_and_two_files_as_inline(cli, write, reduction):
+def test_kl_streams_two_columns_and_two_files_asinline_values(cli, write, reduction):
     rng = np.random.default_rng(8)
     p = rng.dirichlet(np.ones(50))
     x = np.log(rng.dirichlet(np.ones(50)))
@@ -209,7 +203,7 @@ def test_kl_streams_two_columns_and_two_files_as_inline(cli, write, reduction):
     xs = write("x.csv", "".join(f"{a!r}\n" for a in x.tolist()))
     ps = write("p.csv", "".join(f"{b!r}\n" for b in p.tolist()))
     args = ["-r", reduction, "-g", "-f", "json", "-q"]
-    inline = json.loads(cli("kl", _inline(x), _inline(p), *args).stdout)
+    inline = json.loads(cli("kl", inline_values(x), inline_values(p), *args).stdout)
     for argv in (["kl", both, "--pred", "x", "--target", "p"], ["kl", xs, ps]):
         document = json.loads(cli(*argv, *args).stdout)
         document.pop("columns", None)

@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from losscli import UsageError, elementwise_loss, huber, l1, smooth_l1
 from losscli.losses import POINTWISE_LOSSES, PointwiseAccumulator
 
-from .golden import _SHARED, assert_matches, case_ids, golden_path, load_cases
+from .golden import _SHARED, assert_matches, case_ids, golden_path, inline_values, load_cases
 
 MORE_CASES = load_cases(golden_path("torch_cases_more.json"))
 CASES = [case for case in MORE_CASES if case["op"] in ("huber", "smooth-l1")]
@@ -50,17 +50,11 @@ def test_golden_case_through_the_api(case, dtype):
     assert_matches(result.grad, expected["grad"], dtype)
 
 
-def _inline(values) -> str:
-    array = np.asarray(values, dtype=float)
-    rows = array.reshape(1, -1) if array.ndim <= 1 else array
-    return ";".join(",".join(repr(float(v)) for v in row) for row in rows)
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_golden_case_through_the_cli(cli, case, dtype):
     flag = "--" + PARAMETER[case["op"]]
-    argv = [case["op"], _inline(case["input"]), _inline(case["target"]), "--reduction", case.get("reduction", "mean")]
+    argv = [case["op"], inline_values(case["input"]), inline_values(case["target"]), "--reduction", case.get("reduction", "mean")]
     argv += ["--grad", flag, repr(_parameter(case)), "--dtype", dtype, "--format", "json"]
     run = cli(*argv)
     assert run.status == 0, run.stderr
@@ -139,7 +133,7 @@ def test_a_file_streams_through_the_same_path_and_gives_the_inline_numbers(cli, 
     for name, flag in (("huber", "--delta"), ("smooth-l1", "--beta")):
         args = ["-r", "none", "--grad", flag, "0.6", "-f", "json"]
         from_file = json.loads(cli(name, path, *args, "-q").stdout)
-        inline = json.loads(cli(name, _inline(pred), _inline(target), *args).stdout)
+        inline = json.loads(cli(name, inline_values(pred), inline_values(target), *args).stdout)
         from_file.pop("columns")
         assert from_file == inline
 

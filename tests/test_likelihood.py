@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 from losscli import gaussian_nll, mse, poisson_nll
 
-from .golden import assert_matches, case_ids, golden_path, load_cases
+from .golden import assert_matches, case_ids, golden_path, inline_values, load_cases
 from .test_huber import table_rows
 
 CASES = [case for case in load_cases(golden_path("torch_cases_more.json")) if case["op"] in ("poisson-nll", "gaussian-nll")]
@@ -53,18 +53,12 @@ def test_golden_case_through_the_api(case, dtype):
     assert_matches(result.grad, expected["grad"], dtype)
 
 
-def _inline(values) -> str:
-    array = np.asarray(values, dtype=float)
-    rows = array.reshape(1, -1) if array.ndim <= 1 else array
-    return ";".join(",".join(repr(float(v)) for v in row) for row in rows)
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_golden_case_through_the_cli(cli, case, dtype):
-    argv = [case["op"], _inline(case["input"]), _inline(case["target"])]
+    argv = [case["op"], inline_values(case["input"]), inline_values(case["target"])]
     if case["op"] == "gaussian-nll":
-        argv.append(_inline(case["var"]))
+        argv.append(inline_values(case["var"]))
     for name, on in _switches(case).items():
         argv.append(f"--{'' if on else 'no-'}{name.replace('_', '-')}")
     run = cli(*argv, "-r", case.get("reduction", "mean"), "--grad", "--dtype", dtype, "--format", "json")
