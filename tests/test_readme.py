@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -58,3 +59,39 @@ def test_readme_example_is_what_losscli_prints(cli, tmp_path, monkeypatch, comma
     run = cli(*argv[1:])
     printed = [line.rstrip() for line in (run.stderr + run.stdout).splitlines()]
     assert printed == [line.rstrip() for line in expected.splitlines()]
+
+
+def rewrite_readme() -> int:
+    """Run every console example again and write what it prints into README.md; returns how many
+    outputs changed. For the engineer whose change alters output: review ``git diff README.md``."""
+    import tempfile
+
+    from tests.conftest import run_cli
+
+    changed = 0
+
+    def rerun(block: re.Match) -> str:
+        nonlocal changed
+        lines = []
+        for chunk in re.split(r"^\$ ", block.group(1), flags=re.M)[1:]:
+            command, _, old = chunk.partition("\n")
+            with tempfile.TemporaryDirectory() as folder:
+                cwd = os.getcwd()
+                os.chdir(folder)
+                try:
+                    write_readme_files(Path(folder))
+                    run = run_cli(*shlex.split(command)[1:])
+                finally:
+                    os.chdir(cwd)
+            new = "".join(line.rstrip() + "\n" for line in (run.stderr + run.stdout).splitlines())
+            changed += new != old
+            lines.append(f"$ {command}\n{new}")
+        return "```console\n" + "".join(lines) + "```"
+
+    text = re.sub(r"```console\n(.*?)```", rerun, README.read_text(encoding="utf-8"), flags=re.S)
+    README.write_text(text, encoding="utf-8")
+    return changed
+
+
+if __name__ == "__main__":  # python -m tests.test_readme: refresh the README's outputs
+    print(f"{rewrite_readme()} example outputs changed")
