@@ -339,7 +339,7 @@ def _class_loss(result: LossResult, targets: ClassTargets, n: _Numbers, show_gra
         formula.append(Equation(("L", "Σ_n ℓ_n"), "sum"))
     else:
         formula.append(Equation(("L_n", "ℓ_n"), "no reduction: one loss per sample"))
-    legend = f"x: {'logits' if logits else 'log-probabilities'}, y: target class, C = {classes} classes, {result.n} samples"
+    legend = f"x: {'logits' if logits else 'log-probabilities'}, y: target class, C = {classes} classes, {result.n} sample{'s' if result.n != 1 else ''}"
     if smoothing:
         legend += f", ε = {smoothing:g} (label smoothing)"
     if weighted:
@@ -404,7 +404,7 @@ def _powers(x: np.ndarray, n: _Numbers) -> tuple[list[str], float]:
     shift = top if np.abs(x[np.isfinite(x)]).max(initial=0) > 700 else 0.0
     if shift:
         return [f"e^({n(v)} − {n.operand(shift)})" for v in x], shift
-    return [f"e^{n(v)}" if v >= 0 and float(v).is_integer() else f"e^({n(v)})" for v in x], 0.0
+    return [f"e^{n(v)}" if v >= 0 else f"e^({n(v)})" for v in x], 0.0
 
 
 def _sample_steps(result, i, x, log_p, q, w, y, valid, index_targets, smoothing, weighted, logits, term, n) -> list:

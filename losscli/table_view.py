@@ -167,7 +167,12 @@ def check_all_rows(rows: int) -> None:
 # ---------------------------------------------------------------------------------------------
 # glyphs: a stream that cannot encode them (PYTHONIOENCODING=ascii, latin-1) gets ASCII stand-ins
 
-ASCII_STAND_INS = {"ŷ": "yhat", "−": "-", "²": "^2", "Σ": "sum", "⋮": "...", "…": "...", "∂": "d", "′": "'"}
+ASCII_STAND_INS = {
+    "ŷ": "yhat", "−": "-", "²": "^2", "Σ": "sum", "⋮": "...", "…": "...", "∂": "d", "′": "'",
+    # and those of --explain
+    "ℓ": "l", "·": "*", "—": "--", "½": "1/2", "∞": "inf", "ε": "eps", "δ": "delta", "β": "beta", "α": "alpha",
+    "γ": "gamma", "σ": "sigma", "π": "pi", "≥": ">=", "≤": "<=", "⁺": "+", "⁻¹²": "^-12",
+}
 _BOX_GLYPHS = "┏━┳┓┃┡╇┩│├┼┤└┴┘─"
 
 
@@ -406,7 +411,7 @@ def write_table(
         from .typeset import explanation_lines
 
         console.print()
-        for text in explanation_lines(derive(result, digits=digits, show_grad=show_grad, class_names=class_names)):
+        for text in explanation_lines(derive(result, digits=digits, show_grad=show_grad, class_names=class_names), unicode):
             say(text)
 
 

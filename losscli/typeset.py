@@ -19,11 +19,11 @@ _SUBSCRIPT = dict(zip("0123456789+−=()aehijklmnoprstuvx,", "₀₁₂₃₄₅
 _SUBSCRIPTED = re.compile(r"_\{([^{}]*)\}|_(\w)")
 
 
-def _subscripts(text: str) -> str:
+def _subscripts(text: str, unicode: bool = True) -> str:
     """``ℓ_{12}`` → ``ℓ₁₂`` where Unicode has every subscript; else ``ℓ_(n,c)`` / ``p_t`` stay readable."""
     def one(match: re.Match) -> str:
         inner = match.group(1) if match.group(1) is not None else match.group(2)
-        if all(c in _SUBSCRIPT for c in inner):
+        if unicode and all(c in _SUBSCRIPT for c in inner):
             return "".join(_SUBSCRIPT[c] for c in inner)
         return "_" + inner if len(inner) == 1 else f"_({inner})"
 
@@ -43,12 +43,12 @@ def _top_level(text: str, operators: tuple[str, ...]) -> bool:
     return False
 
 
-def text_math(math) -> str:
+def text_math(math, unicode: bool = True) -> str:
     if isinstance(math, str):
-        return _subscripts(math)
+        return _subscripts(math, unicode)
     if isinstance(math, tuple):
-        return "".join(text_math(part) for part in math)
-    numerator, denominator = text_math(math.numerator), text_math(math.denominator)
+        return "".join(text_math(part, unicode) for part in math)
+    numerator, denominator = text_math(math.numerator, unicode), text_math(math.denominator, unicode)
     operators = (" + ", " − ", " · ", "·", " ")
     top = _top_level(numerator, operators)
     bottom = _top_level(denominator, operators)
@@ -66,19 +66,20 @@ def distinct(sides) -> list[str]:
     return kept
 
 
-def explanation_lines(derivation: Derivation) -> Iterator[str]:
-    """The derivation for a terminal: a heading per section, an indented line per step."""
+def explanation_lines(derivation: Derivation, unicode: bool = True) -> Iterator[str]:
+    """The derivation for a terminal: a heading per section, an indented line per step
+    (subscripts as ``_1`` where the terminal cannot show ``₁``)."""
     yield f"Explained: {derivation.title}"
     for section in derivation.sections:
         yield section.title
         for item in section.items:
             if isinstance(item, Equation):
-                line = " = ".join(distinct(text_math(side) for side in item.sides))
-                yield "  " + line + (f"   — {_subscripts(item.note)}" if item.note else "")
+                line = " = ".join(distinct(text_math(side, unicode) for side in item.sides))
+                yield "  " + line + (f"   — {_subscripts(item.note, unicode)}" if item.note else "")
             elif isinstance(item, Grid):
                 yield from ("  " + row for row in _aligned([item.headers, *item.rows]))
             else:
-                yield "  " + _subscripts(item.text)
+                yield "  " + _subscripts(item.text, unicode)
 
 
 def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
