@@ -136,12 +136,15 @@ _LATEX_TEXT = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&
                "^": r"\textasciicircum{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}"}
 
 
-def latex_text(text: str) -> str:
-    """Prose (or a user's class name) for LaTeX: specials escaped, symbols as inline math."""
+def latex_text(text: str, unicode: bool = False) -> str:
+    """Prose (or a user's class name) for LaTeX: specials escaped, symbols as inline math; with
+    ``unicode`` the symbols are kept, as MathJax's ``\text`` (GitHub's math blocks) shows them."""
     out = []
     for c in text:
         if c in _LATEX_TEXT:
             out.append(_LATEX_TEXT[c])
+        elif unicode:
+            out.append(c)
         elif c in _LATEX_SYMBOLS and c not in "%#&$~":
             out.append(r"\ensuremath{" + _LATEX_SYMBOLS[c].strip() + "}")
         elif c in _SUPERSCRIPT:
@@ -151,7 +154,7 @@ def latex_text(text: str) -> str:
     return "".join(out)
 
 
-def _aligned_rows(items) -> list[str]:
+def _aligned_rows(items, unicode: bool = False) -> list[str]:
     """A section's equations and prose as the rows of an ``align*`` (or ``aligned``): ``L &= …``."""
     rows = []
     for item in items:
@@ -159,12 +162,12 @@ def _aligned_rows(items) -> list[str]:
             left, *right = distinct(latex_math(side) for side in item.sides)
             line = left + " &= " + " = ".join(right) if right else "&" + left
             if item.note:
-                line += r" && \text{" + latex_text(item.note) + "}"
+                line += r" && \text{" + latex_text(item.note, unicode) + "}"
             rows.append(line)
         elif item is ELIDED:
             rows.append(r"&\vdots")
         elif isinstance(item, Prose):
-            rows.append(r"&\text{" + latex_text(item.text) + "}")
+            rows.append(r"&\text{" + latex_text(item.text, unicode) + "}")
     return rows
 
 
@@ -231,7 +234,7 @@ def markdown_lines(derivation: Derivation) -> Iterator[str]:
             if isinstance(item, Grid):
                 yield ""
                 yield from markdown_table(list(item.headers), [list(row) for row in item.rows], None)
-        rows = _aligned_rows(section.items)
+        rows = _aligned_rows(section.items, unicode=True)
         if rows:
             yield ""
             yield "```math"
