@@ -630,12 +630,12 @@ NLL = ClassLossCommand(
 
     nll(log_softmax(x), y) is xent(x, y); give logits to xent instead.
 
-    Example: losscli nll "-1.5,-0.5,-2;-0.1,-3,-2.5" 1,0   →   (0.5 + 0.1) / 2 = 0.3
+    Example: losscli nll "-1.6094,-0.3567,-2.3026;-0.1165,-2.3026,-4.6052" 1,0   →   (0.3567 + 0.1165) / 2 = 0.2366
 
     Tables: losscli nll data.csv --target label (the other numeric columns are the log-probabilities).
     """,
     scores_metavar="logprobs",
-    scores_help="Log-probabilities: C values, N rows \"-1.5,-0.5,-2;-0.1,-3,-2.5\", a file, or -",
+    scores_help="Log-probabilities: C values, N rows \"-1.61,-0.36,-2.3;-0.12,-2.3,-4.61\", a file, or -",
     target_help="Class indices (or names with --classes), a file, or -",
     columns_help="Log-probability columns of a table: c0,c1,c2 or 2-11.",
     smoothing=False,
