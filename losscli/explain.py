@@ -115,12 +115,9 @@ class _Numbers:
         text = self(value)
         return f"({text})" if text.startswith("−") else text
 
-    def vector(self, values) -> str:
-        values = np.ravel(values)
-        written = [self(v) for v in values]
-        if len(written) > VECTOR_VALUES:
-            written = written[:HEAD_ROWS] + ["…"] + written[-1:]
-        return "[" + ", ".join(written) + "]"
+    def vector(self, values, keep: tuple[int, ...] = ()) -> str:
+        """``[a, b, c]``, or its first values, those at ``keep`` (the target class) and its last."""
+        return _vector_of([self(v) for v in np.ravel(values)], keep)
 
 
 class _Shown:
@@ -400,9 +397,10 @@ def _class_mean_words(result: LossResult, index_targets: bool, weighted: bool) -
 
 def _powers(x: np.ndarray, n: _Numbers) -> tuple[list[str], float]:
     """``e^1, e^2, …`` or, when e^x would overflow, ``e^(x − m)`` with m the row's largest logit."""
-    top = float(np.max(x)) if np.isfinite(x).any() else 0.0
-    shift = top if np.abs(x[np.isfinite(x)]).max(initial=0) > 700 else 0.0
-    if shift:
+    # Shifted as the computation is when e^x would overflow, or when an infinite logit makes it ∞ − ∞.
+    shifted = not np.isfinite(x).all() or np.abs(x).max(initial=0) > 700
+    shift = float(np.max(x)) if shifted else 0.0
+    if shifted:
         return [f"e^({n(v)} − {n.operand(shift)})" for v in x], shift
     return [f"e^{n(v)}" if v >= 0 else f"e^({n(v)})" for v in x], 0.0
 
@@ -418,8 +416,9 @@ def _sample_steps(result, i, x, log_p, q, w, y, valid, index_targets, smoothing,
         with np.errstate(all="ignore"):
             exp = np.exp(x - shift)
         total = float(np.sum(exp))
-        steps.append(Equation((f"e^(x_{{{index}}})", _vector_of(powers), n.vector(exp))))
-        sum_side = f"Σ_j e^(x_{{{index}}}[j])" + (f" (shifted by {n(shift)})" if shift else "")
+        keep = () if label is None else (label,)
+        steps.append(Equation((f"e^(x_{{{index}}})", _vector_of(powers, keep), n.vector(exp, keep))))
+        sum_side = f"Σ_j e^(x_{{{index}}}[j])" + (f" (shifted by {n(shift)})" if shift == shift and shift else "")
         steps.append(Equation((sum_side, written_sum([n(v) for v in exp]), n(total))))
         if label is not None:
             steps.append(Equation((f"p_{{{index}}}[{label}]", Frac(powers[label], _sum_of(powers)),
@@ -433,8 +432,9 @@ def _sample_steps(result, i, x, log_p, q, w, y, valid, index_targets, smoothing,
             steps.append(Equation((f"ℓ_{{{index}}}", f"−{picked}", f"−{number}", n(term))))
         return steps
     if logits:
-        steps.append(Equation((f"p_{{{index}}}", n.vector(np.exp(log_p)))))
-        steps.append(Equation((f"−log p_{{{index}}}", n.vector(-log_p))))
+        keep = () if label is None else (label,)
+        steps.append(Equation((f"p_{{{index}}}", n.vector(np.exp(log_p), keep))))
+        steps.append(Equation((f"−log p_{{{index}}}", n.vector(-log_p, keep))))
     neg = -log_p
     if index_targets:  # smoothed: (1 − ε)·(−w[y] log p[y]) + ε/C·Σ_k (−w[k] log p[k])
         eps, classes = smoothing, len(x)
@@ -455,10 +455,17 @@ def _sample_steps(result, i, x, log_p, q, w, y, valid, index_targets, smoothing,
     return steps
 
 
-def _vector_of(parts: list[str]) -> str:
-    if len(parts) > VECTOR_VALUES:
-        parts = parts[:HEAD_ROWS] + ["…"] + parts[-1:]
-    return "[" + ", ".join(parts) + "]"
+def _vector_of(parts: list[str], keep: tuple[int, ...] = ()) -> str:
+    if len(parts) <= VECTOR_VALUES:
+        return "[" + ", ".join(parts) + "]"
+    shown = sorted({*range(HEAD_ROWS), *(k for k in keep if 0 <= k < len(parts)), len(parts) - 1})
+    written, previous = [], -1
+    for k in shown:
+        if k > previous + 1:
+            written.append("…")
+        written.append(parts[k])
+        previous = k
+    return "[" + ", ".join(written) + "]"
 
 
 def _sum_of(parts: list[str]) -> str:
@@ -512,13 +519,14 @@ def _class_backward(result, kept, log_p, q, w, valid, weighted, smoothing, logit
             items.append(Equation((Frac("∂L", f"∂x_{{{index}}}"), n.vector(grad[i])), "ignored: no gradient"))
             continue
         p = np.exp(log_p[i])
+        keep = (int(np.argmax(q[i])),)  # the target class stays in view when a vector is elided
         if logits and weighted:
-            local_numbers = f"{n.vector(p)}·{n(np.sum(w * q[i]))} − {n.vector(w * q[i])}"
+            local_numbers = f"{n.vector(p, keep)}·{n(np.sum(w * q[i]))} − {n.vector(w * q[i], keep)}"
         elif logits:
-            local_numbers = f"{n.vector(p)} − {n.vector(q[i])}"
+            local_numbers = f"{n.vector(p, keep)} − {n.vector(q[i], keep)}"
         else:
-            local_numbers = "−" + n.vector(w * q[i] if weighted else q[i])
-        sides = [Frac("∂L", f"∂x_{{{index}}}"), Frac(local_numbers, n(denominator)) if scale else local_numbers, n.vector(grad[i])]
+            local_numbers = "−" + n.vector(w * q[i] if weighted else q[i], keep)
+        sides = [Frac("∂L", f"∂x_{{{index}}}"), Frac(local_numbers, n(denominator)) if scale else local_numbers, n.vector(grad[i], keep)]
         items.append(Equation(tuple(sides)))
     return Section("Backward pass (chain rule)", tuple(items))
 
