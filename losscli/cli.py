@@ -730,7 +730,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         env.stdout.flush()  # buffered output meets a full disk here, while it can still be reported
         return status
     except LossCliError as error:
-        env.error(error.message)
+        env.error(error.message + (_file_like_option_hint(argv) if error.status == ExitStatus.USAGE else ""))
         return int(error.status)
     except KeyboardInterrupt:
         env.say("interrupted")
@@ -752,10 +752,19 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         command = getattr(context, "command_path", PROG)
         unknown = _unknown_option(argv, context)
         message = f"no such option: {unknown}" if unknown else _one_line(error.format_message())
-        env.error(f"{message} (see '{command} --help')")
+        env.error(f"{message} (see '{command} --help')" + _file_like_option_hint(argv))
         return int(error.exit_code)
     finally:
         _OPERANDS.reset(operands)
+
+
+def _file_like_option_hint(argv: list[str]) -> str:
+    """When an argument read as options is a file here (``-lead.csv``), how to name it."""
+    options = split_operands(argv)[0]
+    for word in options[1:]:
+        if word.startswith("-") and word != "-" and not word.startswith("--") and os.path.exists(word):
+            return f"; {printable(word)} is a file here: put it after `--` ({PROG} {options[0]} -- {printable(word)})"
+    return ""
 
 
 def _unknown_option(argv: list[str], context) -> str | None:
