@@ -89,6 +89,19 @@ DecimalOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
+MetricsOption = Annotated[
+    bool,
+    typer.Option(
+        "--metrics",
+        help="Metrics beside the loss (accuracy, perplexity, MAE, RMSE, R², ...) in plain and csv output: a "
+        "key<TAB>value line each after the value (plain), a row each after the reduction's (csv). The table and "
+        "json always show them. Not with --reduction none in plain or csv (one line per input row).",
+    ),
+]
+TopKOption = Annotated[
+    Optional[int],
+    typer.Option("--top-k", min=1, help="Add the top-k accuracy to the metrics: the target among the k highest scores.", show_default=False),
+]
 
 
 NanPolicyOption = Annotated[
@@ -149,14 +162,31 @@ def resolve_format(fmt: Format, env: Environment, grad: bool = False) -> str:
     return fmt.value
 
 
-def warn(env: Environment, result, quiet: bool, fmt: str) -> None:
-    """The result's notes on stderr; what --nan-policy omit dropped too, unless a table shows it."""
+def warn(env: Environment, result, quiet: bool, fmt: str, show_metrics: bool = False) -> None:
+    """The result's notes on stderr; what --nan-policy omit dropped too, unless a table shows it;
+    why a metric is absent, when --metrics asked for them in plain or csv (table and json say it)."""
     if quiet:
         return
     for note in result.notes:
         env.warn(note)
     if result.omitted and fmt != "table":
         env.warn(result.omitted_note())
+    if show_metrics and fmt in ("plain", "csv") and result.metrics is not None:
+        for note in result.metrics.notes:
+            env.note(note)
+
+
+def check_metrics(show: bool, fmt: str, reduction: str, loss: str, declared) -> bool:
+    """Whether the metrics are computed: when shown (table, json, --metrics). ``--metrics`` is refused
+    for a loss without metrics and for per-row plain or csv output, where its lines would mix with the rows."""
+    if show and (declared is None or declared.reason):
+        raise UsageError(f"--metrics: {loss} has no metrics beside the loss: {declared.reason if declared else 'none declared'}")
+    if show and fmt in ("plain", "csv") and reduction == "none":
+        raise UsageError(
+            f"--metrics adds lines after the reduced value, but with --reduction none the {fmt} output is one line "
+            "per input row and they would mix: use --format json (its \"metrics\" object), --format table, or a reduction"
+        )
+    return show or fmt in ("table", "json")
 
 
 def emit(
@@ -170,10 +200,11 @@ def emit(
     rows: int = 20,
     all_rows: bool = False,
     quiet: bool = False,
+    show_metrics: bool = False,
 ) -> None:
     env: Environment = ctx.obj
     concrete = resolve_format(fmt, env, grad)
-    warn(env, result, quiet, concrete)
+    warn(env, result, quiet, concrete, show_metrics)
     render.write(
         result,
         concrete,
@@ -182,6 +213,7 @@ def emit(
         show_grad=grad,
         class_names=class_names,
         max_rows=None if all_rows else rows,
+        show_metrics=show_metrics,
     )
 
 
@@ -303,6 +335,7 @@ def _common_options(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
+    metrics: MetricsOption = False,
 ) -> None:
     """The options every loss command has (its signature is what the commands reuse)."""
 
@@ -357,13 +390,16 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         parameters = {p.name: p.checked(parameter_value(env, p, given[f"parameter_{p.name}"], decimal)) for p in spec.parameters}
         arguments = positional(env, [given[f"input_{i.key}"] for i in spec.inputs], spec.name, delimiter, decimal)
         concrete = resolve_format(given["fmt"], env, grad)  # before any work: plain with --grad is refused
+        show_metrics = given["metrics"]
+        with_metrics = check_metrics(show_metrics, concrete, reduction, spec.name, spec.metrics)
         sources = readers.sources_of(arguments)
         literal_notes: list[str] = []  # inline values out of the dtype's range
         if len(arguments) == len(spec.inputs) and all(source is None for source in sources):
             inputs = [parse_inline(text, i.name, dtype, literal_notes) for text, i in zip(arguments, spec.inputs)]
             result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
-            emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
+            emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet,
+                 show_metrics=show_metrics)
             return
         progress = progress_for(env, sources, quiet)
         with progress:
@@ -374,10 +410,10 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             announce(env, options, quiet)
             accumulator = losses.PointwiseAccumulator(
                 spec, reduction, keep_rows=keep_rows(concrete, rows, all_rows), nan_policy=nan_policy,
-                with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters,
+                with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters, with_metrics=with_metrics,
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
-                   max_rows=None if all_rows else rows, quiet=quiet, reading=options)
+                   max_rows=None if all_rows else rows, quiet=quiet, reading=options, show_metrics=show_metrics)
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
@@ -433,12 +469,12 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None, notes=()) -> None:
+           class_names=None, notes=(), show_metrics=False) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt != "table":
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction,
-                                     show_grad=grad, class_names=class_names)
+                                     show_grad=grad, class_names=class_names, show_metrics=show_metrics)
     table_rows = 0
     try:
         for inputs in blocks:
@@ -456,7 +492,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     if reading.report.columns:
         result = replace(result, input_columns=dict(reading.report.columns))
     progress.close()
-    warn(env, result, quiet, fmt)
+    warn(env, result, quiet, fmt, show_metrics)
     if writer is not None:
         writer.finish(result)
     else:
@@ -493,6 +529,7 @@ def _class_options(
     classes: Annotated[Optional[str], typer.Option("--classes", help="Class names: cat,dog,bird", show_default=False)] = None,
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
     logits_columns: Annotated[Optional[str], typer.Option("--logits", show_default=False)] = None,
+    top_k: TopKOption = None,
 ) -> None:
     """The options of a class loss before the common ones (per-loss help filled in by ``_class_signature``)."""
 
@@ -527,19 +564,21 @@ def add_class_command(loss: ClassLossCommand) -> None:
 def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
-    quiet, label_smoothing: float = 0.0,
+    quiet, label_smoothing: float = 0.0, top_k: int | None = None, metrics: bool = False,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
     scores = loss.accumulator.form.name
     arguments = positional(env, [logits, target], loss.name, delimiter, decimal)
     concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
+    with_metrics = check_metrics(metrics, concrete, reduction.value, loss.name, loss.accumulator.metrics)
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
         weight=option_values(env, weight, "--weight", decimal) if weight is not None else None,
         ignore_index=ignore_index,
         nan_policy=nan_policy.value,
+        top_k=top_k,
     )
     if loss.smoothing:
         options["label_smoothing"] = label_smoothing
@@ -555,7 +594,8 @@ def run_class_loss(
         y = y.astype(dtype.value) if y.shape == x.shape else y
         result = loss.whole(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
-        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
+        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet,
+             show_metrics=metrics)
         return
     progress = progress_for(env, sources, quiet)
     with progress:
@@ -568,11 +608,11 @@ def run_class_loss(
         announce(env, reading, quiet)
         accumulator = loss.accumulator(
             reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad,
-            dtype=dtype.value, input_notes=literal_notes, **options
+            dtype=dtype.value, input_notes=literal_notes, with_metrics=with_metrics, **options
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names))
+               notes=shadowed_indices_note(class_names), show_metrics=metrics)
 
 
 XENT = ClassLossCommand(

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
+from .metrics import RegressionMetrics
 from .pointwise import DIFFERENCE, PointwiseLoss, Step, pointwise_loss
 
 
@@ -69,6 +70,7 @@ L1 = PointwiseLoss(
     hand_group=("(", ")"),
     example="(|2−4| + |3−5| + |4−6| + |5−7|) / 4 = 2",
     steps=(DIFFERENCE,),
+    metrics=RegressionMetrics(),
 )
 
 MSE = PointwiseLoss(
@@ -83,6 +85,7 @@ MSE = PointwiseLoss(
     hand_group=("[", "]"),
     example="[(2−4)² + (3−5)² + (4−6)² + (5−7)²] / 4 = 4",
     steps=(DIFFERENCE,),
+    metrics=RegressionMetrics(),
 )
 
 HUBER = PointwiseLoss(
@@ -99,6 +102,7 @@ HUBER = PointwiseLoss(
     parameters=(LossParameter("delta", "δ", 1.0, 0.0, minimum_allowed=False),),
     formula="½d² if |d| < δ, else δ(|d| − ½δ), with d = ŷ − y",
     steps=(DIFFERENCE, _branch("delta")),
+    metrics=RegressionMetrics(),
 )
 
 SMOOTH_L1 = PointwiseLoss(
@@ -115,6 +119,7 @@ SMOOTH_L1 = PointwiseLoss(
     parameters=(LossParameter("beta", "β", 1.0, 0.0, minimum_allowed=True),),
     formula="½d²/β if |d| < β, else |d| − ½β, with d = ŷ − y (β = 0 is L1)",
     steps=(DIFFERENCE, _branch("beta")),
+    metrics=RegressionMetrics(),
 )
 
 SPECS = (L1, MSE, HUBER, SMOOTH_L1)
