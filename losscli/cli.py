@@ -96,6 +96,19 @@ ExplainOption = Annotated[
     bool,
     typer.Option("--explain", "-e", help="After the table, the derivation step by step with your numbers (with --grad, the chain rule too)."),
 ]
+MetricsOption = Annotated[
+    bool,
+    typer.Option(
+        "--metrics",
+        help="Metrics beside the loss (accuracy, perplexity, MAE, RMSE, R², ...) in plain and csv output: a "
+        "key<TAB>value line each after the value (plain), a row each after the reduction's (csv). The table and "
+        "json always show them. Not with --reduction none in plain or csv (one line per input row).",
+    ),
+]
+TopKOption = Annotated[
+    Optional[int],
+    typer.Option("--top-k", min=1, help="Add the top-k accuracy to the metrics: the target among the k highest scores.", show_default=False),
+]
 
 
 NanPolicyOption = Annotated[
@@ -164,14 +177,31 @@ def resolve_format(fmt: Format, env: Environment, grad: bool = False, explain: b
     return fmt.value
 
 
-def warn(env: Environment, result, quiet: bool, fmt: str) -> None:
-    """The result's notes on stderr; what --nan-policy omit dropped too, unless a table shows it."""
+def warn(env: Environment, result, quiet: bool, fmt: str, show_metrics: bool = False) -> None:
+    """The result's notes on stderr; what --nan-policy omit dropped too, unless a table shows it;
+    why a metric is absent, when --metrics asked for them in plain or csv (table and json say it)."""
     if quiet:
         return
     for note in result.notes:
         env.warn(note)
     if result.omitted and fmt not in render.HUMAN_FORMATS:
         env.warn(result.omitted_note())
+    if show_metrics and fmt in ("plain", "csv") and result.metrics is not None:
+        for note in result.metrics.notes:
+            env.note(note)
+
+
+def check_metrics(show: bool, fmt: str, reduction: str, loss: str, declared) -> bool:
+    """Whether the metrics are computed: when shown (table, json, --metrics). ``--metrics`` is refused
+    for a loss without metrics and for per-row plain or csv output, where its lines would mix with the rows."""
+    if show and (declared is None or declared.reason):
+        raise UsageError(f"--metrics: {loss} has no metrics beside the loss: {declared.reason if declared else 'none declared'}")
+    if show and fmt in ("plain", "csv") and reduction == "none":
+        raise UsageError(
+            f"--metrics adds lines after the reduced value, but with --reduction none the {fmt} output is one line "
+            "per input row and they would mix: use --format json (its \"metrics\" object), --format table, or a reduction"
+        )
+    return show or fmt in ("table", "json")
 
 
 def emit(
@@ -186,10 +216,11 @@ def emit(
     all_rows: bool = False,
     quiet: bool = False,
     explain: bool = False,
+    show_metrics: bool = False,
 ) -> None:
     env: Environment = ctx.obj
     concrete = resolve_format(fmt, env, grad, explain)
-    warn(env, result, quiet, concrete)
+    warn(env, result, quiet, concrete, show_metrics)
     render.write(
         result,
         concrete,
@@ -199,6 +230,7 @@ def emit(
         class_names=class_names,
         max_rows=None if all_rows else rows,
         explain=explain,
+        show_metrics=show_metrics,
     )
 
 
@@ -321,6 +353,7 @@ def _common_options(
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
     explain: ExplainOption = False,
+    metrics: MetricsOption = False,
 ) -> None:
     """The options every loss command has (its signature is what the commands reuse)."""
 
@@ -376,6 +409,8 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         arguments = positional(env, [given[f"input_{i.key}"] for i in spec.inputs], spec.name, delimiter, decimal)
         explain = given["explain"]
         concrete = resolve_format(given["fmt"], env, grad, explain)  # before any work: plain with --grad is refused
+        show_metrics = given["metrics"]
+        with_metrics = check_metrics(show_metrics, concrete, reduction, spec.name, spec.metrics)
         sources = readers.sources_of(arguments)
         literal_notes: list[str] = []  # inline values out of the dtype's range
         if len(arguments) == len(spec.inputs) and all(source is None for source in sources):
@@ -383,7 +418,7 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
             emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet,
-                 explain=explain)
+                 explain=explain, show_metrics=show_metrics)
             return
         progress = progress_for(env, sources, quiet)
         with progress:
@@ -394,10 +429,11 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             announce(env, options, quiet)
             accumulator = losses.PointwiseAccumulator(
                 spec, reduction, keep_rows=keep_rows(concrete, rows, all_rows), nan_policy=nan_policy,
-                with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters,
+                with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters, with_metrics=with_metrics,
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
-                   max_rows=None if all_rows else rows, quiet=quiet, reading=options, explain=explain)
+                   max_rows=None if all_rows else rows, quiet=quiet, reading=options, explain=explain,
+                   show_metrics=show_metrics)
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
@@ -453,12 +489,12 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None, notes=(), explain: bool = False) -> None:
+           class_names=None, notes=(), explain: bool = False, show_metrics=False) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt not in render.HUMAN_FORMATS:
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction,
-                                     show_grad=grad, class_names=class_names)
+                                     show_grad=grad, class_names=class_names, show_metrics=show_metrics)
     table_rows = 0
     try:
         for inputs in blocks:
@@ -476,7 +512,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     if reading.report.columns:
         result = replace(result, input_columns=dict(reading.report.columns))
     progress.close()
-    warn(env, result, quiet, fmt)
+    warn(env, result, quiet, fmt, show_metrics)
     if writer is not None:
         writer.finish(result)
     else:
@@ -514,6 +550,7 @@ def _class_options(
     classes: Annotated[Optional[str], typer.Option("--classes", help="Class names: cat,dog,bird", show_default=False)] = None,
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
     logits_columns: Annotated[Optional[str], typer.Option("--logits", show_default=False)] = None,
+    top_k: TopKOption = None,
 ) -> None:
     """The options of a class loss before the common ones (per-loss help filled in by ``_class_signature``)."""
 
@@ -548,19 +585,21 @@ def add_class_command(loss: ClassLossCommand) -> None:
 def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
-    quiet, explain, label_smoothing: float = 0.0,
+    quiet, explain, label_smoothing: float = 0.0, top_k: int | None = None, metrics: bool = False,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
     scores = loss.accumulator.form.name
     arguments = positional(env, [logits, target], loss.name, delimiter, decimal)
     concrete = resolve_format(fmt, env, grad, explain)  # before any work: plain with --grad is refused
+    with_metrics = check_metrics(metrics, concrete, reduction.value, loss.name, loss.accumulator.metrics)
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
         weight=option_values(env, weight, "--weight", decimal) if weight is not None else None,
         ignore_index=ignore_index,
         nan_policy=nan_policy.value,
+        top_k=top_k,
     )
     if loss.smoothing:
         options["label_smoothing"] = label_smoothing
@@ -577,7 +616,7 @@ def run_class_loss(
         result = loss.whole(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet,
-             explain=explain)
+             explain=explain, show_metrics=metrics)
         return
     progress = progress_for(env, sources, quiet)
     with progress:
@@ -590,11 +629,11 @@ def run_class_loss(
         announce(env, reading, quiet)
         accumulator = loss.accumulator(
             reduction.value, keep_rows=keep_rows(concrete, rows, all_rows), with_grad=grad,
-            dtype=dtype.value, input_notes=literal_notes, **options
+            dtype=dtype.value, input_notes=literal_notes, with_metrics=with_metrics, **options
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names), explain=explain)
+               notes=shadowed_indices_note(class_names), explain=explain, show_metrics=metrics)
 
 
 XENT = ClassLossCommand(

@@ -117,14 +117,22 @@ def in_input_order(result: LossResult, values) -> np.ndarray:
 # whole results
 
 
-def write_plain(result: LossResult, out: TextIO) -> None:
+def metric_text(value) -> str:
+    """A metric at round-trip precision (metrics are float64 whatever the data's dtype; top_k an int)."""
+    return str(value) if isinstance(value, int) else exact(value, "float64")
+
+
+def write_plain(result: LossResult, out: TextIO, *, show_metrics: bool = False) -> None:
     """The value alone; for ``none`` and softmax one line per row (tab between a row's values).
 
     A row --nan-policy omit left out is a ``nan`` line, so lines stay aligned with input rows.
+    ``show_metrics`` adds a ``key<TAB>value`` line per metric after a reduced value.
     """
     value = np.asarray(result.value)
     if value.ndim == 0:
         out.write(exact(value, result.dtype) + "\n")
+        if show_metrics and result.metrics is not None:
+            out.writelines(f"{key}\t{metric_text(v)}\n" for key, v in result.metrics.items())
     elif value.ndim == 1 and result.presentation.reduces:
         write_lines(out, in_input_order(result, value), result.dtype)
     else:
@@ -203,6 +211,19 @@ def csv_rows(result: LossResult, *, show_grad: bool, class_names: list[str] | No
         yield row
 
 
+def csv_metric_rows(result: LossResult, header: list[str]) -> list[list[str]]:
+    """One row per metric after the reduction's row, laid out as it is: the key, then the value in the term column."""
+    if result.metrics is None or result.reduction == "none":
+        return []
+    at = header.index(result.columns[-1].key)
+    rows = []
+    for key, value in result.metrics.items():
+        row = [""] * len(header)
+        row[0], row[at] = key, metric_text(value)
+        rows.append(row)
+    return rows
+
+
 def csv_footer(result: LossResult, header: list[str]) -> list[str] | None:
     """The reduction's row, as the table's footer: its name, then the value in the term column."""
     if result.reduction == "none" or not result.presentation.reduces:
@@ -214,8 +235,10 @@ def csv_footer(result: LossResult, header: list[str]) -> list[str] | None:
     return footer
 
 
-def write_csv(result: LossResult, out: TextIO, *, show_grad: bool = False, class_names: list[str] | None = None) -> None:
-    """One row per element (per sample for xent), a header, the reduction's row, every number exact."""
+def write_csv(
+    result: LossResult, out: TextIO, *, show_grad: bool = False, class_names: list[str] | None = None, show_metrics: bool = False
+) -> None:
+    """One row per element (per sample for xent), a header, the reduction's row (and the metrics'), every number exact."""
     writer = csv.writer(out, lineterminator="\n")
     header = csv_header(result, show_grad=show_grad, class_names=class_names)
     writer.writerow(header)
@@ -223,6 +246,8 @@ def write_csv(result: LossResult, out: TextIO, *, show_grad: bool = False, class
     footer = csv_footer(result, header)
     if footer is not None:
         writer.writerow(footer)
+        if show_metrics:
+            writer.writerows(csv_metric_rows(result, header))
 
 
 def _json_head(result: LossResult) -> dict:
@@ -246,6 +271,8 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["columns"] = result.input_columns
     if result.notes:
         document["notes"] = list(result.notes)
+    if result.metrics is not None:
+        document.update(result.metrics.to_dict())
     return document
 
 
@@ -276,13 +303,14 @@ def write(
     class_names: list[str] | None = None,
     max_rows: int | None = 20,
     explain: bool = False,
+    show_metrics: bool = False,
 ) -> None:
     """Write a whole ``result`` in ``fmt`` (``auto`` already resolved to a concrete format).
     ``explain`` adds the derivation to the table; markdown and latex always carry it."""
     if fmt == "plain":
-        write_plain(result, out)
+        write_plain(result, out, show_metrics=show_metrics)
     elif fmt == "csv":
-        write_csv(result, out, show_grad=show_grad, class_names=class_names)
+        write_csv(result, out, show_grad=show_grad, class_names=class_names, show_metrics=show_metrics)
     elif fmt == "json":
         write_json(result, out, show_grad=show_grad, class_names=class_names)
     elif fmt in ("markdown", "latex"):
@@ -368,9 +396,11 @@ class StreamWriter:
     """
 
     def __init__(
-        self, fmt: str, out: TextIO, scale_grad, *, reduction: str, show_grad: bool, class_names: list[str] | None = None
+        self, fmt: str, out: TextIO, scale_grad, *, reduction: str, show_grad: bool, class_names: list[str] | None = None,
+        show_metrics: bool = False,
     ) -> None:
         self.fmt = fmt
+        self.show_metrics = show_metrics
         self.out = out
         self.scale_grad = scale_grad
         self.reduction = reduction
@@ -404,7 +434,7 @@ class StreamWriter:
 
     def finish(self, result: LossResult) -> None:
         if self.fmt == "plain" and result.reduction != "none" and result.presentation.reduces:
-            write_plain(result, self.out)
+            write_plain(result, self.out, show_metrics=self.show_metrics)
         elif self.fmt == "csv":
             for part in self._replayed() if self.spool is not None else ():
                 self._csv(part)
@@ -414,6 +444,8 @@ class StreamWriter:
             footer = csv_footer(result, self.header)
             if footer is not None:
                 self.csv.writerow(footer)
+                if self.show_metrics:
+                    self.csv.writerows(csv_metric_rows(result, self.header))
         elif self.fmt == "json":
             self._json(result)
 

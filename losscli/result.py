@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -126,6 +127,8 @@ class LossResult:
     input_columns: dict[str, Any] | None = None
     # Rows --nan-policy omit left out, when the columns hold every kept row (None otherwise).
     omitted_rows: OmittedRows | None = None
+    # Accuracy, RMSE, ... over the kept rows, when the loss has metrics and they were asked for.
+    metrics: MetricValues | None = None
 
     @property
     def rows(self) -> int:
@@ -204,3 +207,51 @@ class LossResult:
             row_numbers=join([p.row_numbers for p in parts]),
             omitted_rows=OmittedRows.join([p.omitted_rows for p in parts]),
         )
+
+
+# Table labels of the metrics, in the order every format shows them (JSON keys are the keys).
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "top_k_accuracy": "top-{k} accuracy",
+    "perplexity": "perplexity",
+    "bits_per_token": "bits/token",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "r2": "R²",
+    "max_error": "max error",
+}
+
+
+@dataclass(frozen=True)
+class MetricValues:
+    """Metrics beside the loss (accuracy, perplexity, RMSE, R², ...), over the rows the loss kept.
+
+    ``values`` maps a key of ``METRIC_LABELS`` to a float (nan or inf when so); ``top_k`` is the
+    k of ``top_k_accuracy``; ``notes`` say why a metric the loss has is absent here.
+    """
+
+    values: dict[str, float]
+    top_k: int | None = None
+    notes: tuple[str, ...] = ()
+
+    def items(self) -> list[tuple[str, float]]:
+        """(key, value) in display order; ``top_k`` (an int) just before ``top_k_accuracy``."""
+        pairs = []
+        for key in METRIC_LABELS:
+            if key in self.values:
+                if key == "top_k_accuracy":
+                    pairs.append(("top_k", self.top_k))
+                pairs.append((key, self.values[key]))
+        return pairs
+
+    def labelled(self) -> list[tuple[str, float]]:
+        """(table label, value) in display order."""
+        return [(METRIC_LABELS[key].format(k=self.top_k), value) for key, value in self.items() if key != "top_k"]
+
+    def to_dict(self) -> dict:
+        """``{"metrics": {...}}``: exact floats, null where not finite; ``metrics_notes`` when some are."""
+        metrics = {key: value if isinstance(value, int) or math.isfinite(value) else None for key, value in self.items()}
+        document = {"metrics": metrics}
+        if self.notes:
+            document["metrics_notes"] = list(self.notes)
+        return document

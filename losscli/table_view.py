@@ -406,6 +406,12 @@ def write_table(
         say(line)
     if isinstance(result.details, ClassTargets) and result.reduction == "mean":
         say(_xent_normaliser_note(result), style="dim")
+    if result.metrics is not None:
+        shown_metrics = [f"{label} {rounded(value, digits)}" for label, value in result.metrics.labelled()]
+        if shown_metrics:
+            say("metrics: " + ", ".join(shown_metrics))
+        for note in result.metrics.notes:
+            say(note, style="dim")
     if explain:
         from .explain import explain as derive
         from .typeset import explanation_lines

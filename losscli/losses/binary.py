@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
+from .metrics import BinaryMetrics
 from .pointwise import Case, Explained, Input, PointwiseLoss, Step, Tally, pointwise_loss
 
 LOG_FLOOR = -100  # BCELoss clamps each log here, so that p = 0 or 1 gives 100, not inf
@@ -148,6 +149,7 @@ BCE = PointwiseLoss(
     check=_check_probabilities,
     tallies=(Tally(lambda x, y, p: np.logical_or(*_clamped(x, y)), _clamp_note),),
     explained=_bce_explained,
+    metrics=BinaryMetrics(threshold=0.5),  # p > 0.5 predicts 1
 )
 
 
@@ -226,6 +228,7 @@ BCE_LOGITS = PointwiseLoss(
     inputs=(LOGIT, BINARY_TARGET),
     nan_how="an infinite logit meets a target of 1 − y = 0 (inf·0)",
     explained=_bce_logits_explained,
+    metrics=BinaryMetrics(threshold=0.0),  # x > 0, that is σ(x) > 0.5, predicts 1
 )
 
 
@@ -305,6 +308,7 @@ FOCAL = PointwiseLoss(
         ),
         notes=("α_t = 1 when α < 0; bce_i is BCE with logits, computed stably",),
     ),
+    metrics=BinaryMetrics(threshold=0.0),
 )
 
 SPECS = (BCE, BCE_LOGITS, FOCAL)

@@ -28,6 +28,7 @@ from .base import (
     as_float_array,
     check_reduction,
 )
+from .metrics import ClassMetrics
 from .softmax import log_softmax
 
 # Probability targets whose rows miss 1 by more than this are rejected (PyTorch takes them silently).
@@ -254,6 +255,7 @@ class CrossEntropyAccumulator:
     presentation = Presentation("cross-entropy", grad_of="x", samples=True, class_column="target")
     form = LOGITS
     takes_probability_targets = True
+    metrics = ClassMetrics()  # accuracy, top-k accuracy, perplexity, bits per token
 
     def __init__(
         self,
@@ -267,6 +269,8 @@ class CrossEntropyAccumulator:
         with_grad: bool = True,
         dtype: str | None = None,
         input_notes: list[str] | None = None,
+        top_k: int | None = None,
+        with_metrics: bool = True,
     ):
         check_reduction(reduction)
         if not (0.0 <= label_smoothing <= 1.0):
@@ -294,6 +298,10 @@ class CrossEntropyAccumulator:
         self._weight_sum = ChunkedSum()  # Σ w[y] over the scored samples (index targets)
         self._window = HeadTail(keep_rows, lambda r: len(r.terms), LossResult.take_rows, LossResult.stack_rows)
         self._keeps_every_row = keep_rows is None
+        if top_k is not None and top_k < 1:
+            raise UsageError(f"--top-k must be at least 1, not {top_k}")
+        # Accuracy, perplexity, ... of the scored rows: only when shown (they cost a pass over every row).
+        self.metric_tracker = self.metrics.tracker(self.form.log_probabilities, top_k) if with_metrics else None
 
     def _first_block(self, logits: np.ndarray, kind: str) -> None:
         if kind == "probs" and self.ignore_index >= 0:
@@ -305,6 +313,8 @@ class CrossEntropyAccumulator:
         self.kind, self.classes = kind, logits.shape[1]
         self.dtype = self.dtype or logits.dtype
         self.weight = _check_weight(self.weight_given, self.classes, self.dtype)
+        if self.metric_tracker is not None:
+            self.metric_tracker.check_classes(self.classes)
 
     def add_block(self, logits, target) -> LossResult:
         return self.add(logits, target)
@@ -371,6 +381,8 @@ class CrossEntropyAccumulator:
             omitted = OmittedRows.join([omitted, computed])
             logits, target, rows = logits[keep], target[keep], rows[keep]
             terms, grad, columns, valid, w_y, smoothed = self._rows(logits, target, rows, self.with_grad)
+        if self.metric_tracker is not None:
+            self.metric_tracker.observe(logits, target, self.kind, self.ignore_index)
         if self.weight is not None and self.kind == "index":
             columns.append(Column("weight", "w[y]", w_y))
         if self.label_smoothing:
@@ -482,6 +494,7 @@ class CrossEntropyAccumulator:
             **self._described(),
             row_numbers=None if len(kept.terms) == self.rows_seen else kept.row_numbers,
             omitted_rows=kept.omitted_rows if self._keeps_every_row else None,
+            metrics=None if self.metric_tracker is None else self.metric_tracker.result(),
         )
 
 
@@ -494,12 +507,13 @@ def cross_entropy(
     ignore_index: int = DEFAULT_IGNORE_INDEX,
     label_smoothing: float = 0.0,
     nan_policy: str = "propagate",
+    top_k: int | None = None,
 ) -> LossResult:
     """``torch.nn.CrossEntropyLoss`` on logits: class-index or probability targets.
 
     ``logits`` is ``(C,)`` with one class index, or ``(N, C)`` with ``N`` indices; a target of the
     logits' own shape holds probabilities. Weighted ``mean`` divides by ``Σ w[y]`` for indices
-    and by ``N`` for probabilities, as PyTorch does.
+    and by ``N`` for probabilities, as PyTorch does. ``top_k`` adds the top-k accuracy to the metrics.
 
     >>> x = [[1, 2, 0.5], [0.1, -1, 3], [2, 2, -0.5], [0, 1, 0]]
     >>> round(float(cross_entropy(x, [1, 2, 0, 1]).value), 12)
@@ -509,7 +523,8 @@ def cross_entropy(
     (0.509160709161, 5.5)
     """
     accumulator = CrossEntropyAccumulator(
-        reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy
+        reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy,
+        top_k=top_k,
     )
     return _whole_arrays(accumulator, logits, target)
 
@@ -569,10 +584,12 @@ class NLLAccumulator(CrossEntropyAccumulator):
         with_grad: bool = True,
         dtype: str | None = None,
         input_notes: list[str] | None = None,
+        top_k: int | None = None,
+        with_metrics: bool = True,
     ):
         super().__init__(
             reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, keep_rows=keep_rows,
-            with_grad=with_grad, dtype=dtype, input_notes=input_notes,
+            with_grad=with_grad, dtype=dtype, input_notes=input_notes, top_k=top_k, with_metrics=with_metrics,
         )
 
     def _parameters(self) -> dict:
@@ -587,6 +604,7 @@ def nll_loss(
     weight=None,
     ignore_index: int = DEFAULT_IGNORE_INDEX,
     nan_policy: str = "propagate",
+    top_k: int | None = None,
 ) -> LossResult:
     """``torch.nn.NLLLoss``: ``−w[y]·x[y]`` per sample, of log-probabilities ``x`` taken as given.
 
@@ -597,5 +615,5 @@ def nll_loss(
     >>> float(r.value), r.grad.tolist()
     (0.3, [[0.0, -0.5, 0.0], [-0.5, 0.0, 0.0]])
     """
-    accumulator = NLLAccumulator(reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy)
+    accumulator = NLLAccumulator(reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, top_k=top_k)
     return _whole_arrays(accumulator, log_probabilities, target)

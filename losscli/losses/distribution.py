@@ -11,6 +11,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
+from .metrics import NoMetrics
 from .pointwise import Case, Explained, Input, PointwiseLoss, Step, pointwise_loss
 from .softmax import _exp, _log
 
@@ -67,6 +68,10 @@ KL = PointwiseLoss(
         Input("target", "y", "target", "Target y = p, probabilities (log p with --log-target): 0.5,0.5, a file, or -"),
     ),
     reductions=("mean", "batchmean", "sum", "none"),
+    metrics=NoMetrics(
+        "kl compares a distribution with a distribution, element by element: there is no label to "
+        "be accurate about, and MAE or R² of log q against p would mix logs with probabilities"
+    ),
     nan_how="a target below 0 has no log, or a target of 0 meets an input of −inf (0·inf)",
     display="KL divergence",
     explained=lambda p: Explained(

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
+from .metrics import RegressionMetrics
 from .pointwise import PREDICTION, TARGET, Case, Explained, Input, PointwiseLoss, Step, pointwise_loss
 
 
@@ -97,6 +98,8 @@ POISSON_NLL = PointwiseLoss(
     ),
     nan_how="a term is inf − inf",
     explained=_poisson_explained,
+    # The metrics compare the predicted rate (the Poisson mean) with the counts.
+    metrics=RegressionMetrics(point=lambda x, p: np.exp(x) if p["log_input"] else x),
 )
 
 
@@ -170,6 +173,7 @@ GAUSSIAN_NLL = PointwiseLoss(
     nan_how="ŷ − y is inf − inf, or σ² and ŷ − y are both 0 with ε = 0",
     check=_no_negative_var,
     explained=_gaussian_explained,
+    metrics=RegressionMetrics(),  # of the mean ŷ; the variance does not enter them
 )
 
 SPECS = (POISSON_NLL, GAUSSIAN_NLL)

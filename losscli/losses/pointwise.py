@@ -10,7 +10,7 @@ nothing here knows a loss by name.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -124,6 +124,9 @@ class PointwiseLoss:
 
     def explained_for(self, parameters: dict) -> Explained | None:
         return self.explained(parameters) if callable(self.explained) else self.explained
+    # Which metrics sit beside the loss (losses.metrics: RegressionMetrics, BinaryMetrics, or
+    # NoMetrics with the reason); every registered loss declares one (tests/test_metrics.py).
+    metrics: Any = None
 
     @property
     def presentation(self) -> Presentation:
@@ -204,6 +207,7 @@ class PointwiseAccumulator:
         dtype: str | None = None,
         input_notes: list[str] | None = None,
         parameters: dict | None = None,
+        with_metrics: bool = True,
     ):
         check_reduction(reduction, spec.reductions)
         self.spec = spec
@@ -228,6 +232,8 @@ class PointwiseAccumulator:
         self._window = HeadTail(keep_rows, lambda b: b.terms.size, BlockTerms.cut, BlockTerms.join)
         # Omitted rows are given back with the result only when it holds every row.
         self._omitted: list[OmittedRows] | None = [] if keep_rows is None else None
+        # Accuracy, RMSE, ... of the kept rows: only when shown (they cost a pass over every row).
+        self.metric_tracker = spec.metrics.tracker(self.parameters) if with_metrics and spec.metrics is not None else None
 
     def _p(self, rows: np.ndarray | None = None) -> dict:
         """The parameters as the formulas take them: numbers in the data's dtype (as PyTorch casts
@@ -287,6 +293,8 @@ class PointwiseAccumulator:
                 inputs, rows, terms = tuple(values[keep] for values in inputs), rows[keep], terms[keep]
                 grad = None if grad is None else grad[keep]
         block = BlockTerms(inputs, terms, grad, rows, omitted)
+        if self.metric_tracker is not None:
+            self.metric_tracker.observe(inputs, rows)
         if omitted is not None and self._omitted is not None:
             self._omitted.append(omitted)
         self.n += terms.size
@@ -393,6 +401,7 @@ class PointwiseAccumulator:
             head_rows=self._window.first_rows(self.n),
             row_numbers=kept.rows if part or kept.terms.size != self.rows_seen else None,
             omitted_rows=omitted,
+            metrics=None if part or self.metric_tracker is None else self.metric_tracker.result(),
         )
 
     def add_block(self, *inputs) -> LossResult:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
+from .metrics import RegressionMetrics
 from .pointwise import DIFFERENCE, Case, Explained, PointwiseLoss, Step, pointwise_loss
 
 
@@ -81,6 +82,7 @@ L1 = PointwiseLoss(
         term=(Case("|ŷ_i − y_i|", "|{pred} − {target:o}|"),),
         grad=(Case("sign(ŷ_i − y_i)", "sign({pred} − {target:o})"),),
     ),
+    metrics=RegressionMetrics(),
 )
 
 MSE = PointwiseLoss(
@@ -99,6 +101,7 @@ MSE = PointwiseLoss(
         term=(Case("(ŷ_i − y_i)²", "({pred} − {target:o})²"),),
         grad=(Case("2(ŷ_i − y_i)", "2({pred} − {target:o})"),),
     ),
+    metrics=RegressionMetrics(),
 )
 
 HUBER = PointwiseLoss(
@@ -126,6 +129,7 @@ HUBER = PointwiseLoss(
         ),
         where=("d_i = ŷ_i − y_i",),
     ),
+    metrics=RegressionMetrics(),
 )
 
 SMOOTH_L1 = PointwiseLoss(
@@ -153,6 +157,7 @@ SMOOTH_L1 = PointwiseLoss(
         ),
         where=("d_i = ŷ_i − y_i",),
     ),
+    metrics=RegressionMetrics(),
 )
 
 SPECS = (L1, MSE, HUBER, SMOOTH_L1)
