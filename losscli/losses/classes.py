@@ -28,6 +28,7 @@ from .base import (
     as_float_array,
     check_reduction,
 )
+from .by_class import ClassLossView
 from .softmax import log_softmax
 
 # Probability targets whose rows miss 1 by more than this are rejected (PyTorch takes them silently).
@@ -254,6 +255,8 @@ class CrossEntropyAccumulator:
     presentation = Presentation("cross-entropy", grad_of="x", samples=True, class_column="target")
     form = LOGITS
     takes_probability_targets = True
+    has_by_class = True  # --by-class: per class count, loss, accuracy (losses.by_class)
+    has_floor = True  # label smoothing and probability targets keep the least loss above 0
 
     def __init__(
         self,
@@ -267,6 +270,7 @@ class CrossEntropyAccumulator:
         with_grad: bool = True,
         dtype: str | None = None,
         input_notes: list[str] | None = None,
+        by_class: bool = False,
     ):
         check_reduction(reduction)
         if not (0.0 <= label_smoothing <= 1.0):
@@ -294,6 +298,8 @@ class CrossEntropyAccumulator:
         self._weight_sum = ChunkedSum()  # Σ w[y] over the scored samples (index targets)
         self._window = HeadTail(keep_rows, lambda r: len(r.terms), LossResult.take_rows, LossResult.stack_rows)
         self._keeps_every_row = keep_rows is None
+        self.by_class = by_class
+        self.view: ClassLossView | None = None  # made with the first block, once C is known
 
     def _first_block(self, logits: np.ndarray, kind: str) -> None:
         if kind == "probs" and self.ignore_index >= 0:
@@ -305,6 +311,8 @@ class CrossEntropyAccumulator:
         self.kind, self.classes = kind, logits.shape[1]
         self.dtype = self.dtype or logits.dtype
         self.weight = _check_weight(self.weight_given, self.classes, self.dtype)
+        self.view = ClassLossView(self.name, self.classes, kind, self.weight, self.ignore_index, self.label_smoothing,
+                                  self.by_class and self.has_by_class, self.has_floor)
 
     def add_block(self, logits, target) -> LossResult:
         return self.add(logits, target)
@@ -377,6 +385,7 @@ class CrossEntropyAccumulator:
             label = "t[y]" if self.kind == "index" else "t′"
             columns.append(Column("smoothed_target", label, smoothed))
         columns.append(Column("loss", "loss", terms))
+        self.view.add(logits, target, terms)
         self.n += terms.size
         self.valid += valid
         self._sum.add(terms)
@@ -471,6 +480,8 @@ class CrossEntropyAccumulator:
                 "Σ w[y] over the scored targets is 0 (every target's class has weight 0): the mean is "
                 "0/0 = nan and so is the gradient of those rows, as in PyTorch"
             )
+        notes += self.view.notes()
+        by_class, floor = self.view.result(float(denominator), self.reduction)
         return replace(
             kept,
             value=value,
@@ -482,6 +493,8 @@ class CrossEntropyAccumulator:
             **self._described(),
             row_numbers=None if len(kept.terms) == self.rows_seen else kept.row_numbers,
             omitted_rows=kept.omitted_rows if self._keeps_every_row else None,
+            by_class=by_class,
+            floor=floor,
         )
 
 
@@ -494,6 +507,7 @@ def cross_entropy(
     ignore_index: int = DEFAULT_IGNORE_INDEX,
     label_smoothing: float = 0.0,
     nan_policy: str = "propagate",
+    by_class: bool = False,
 ) -> LossResult:
     """``torch.nn.CrossEntropyLoss`` on logits: class-index or probability targets.
 
@@ -509,7 +523,8 @@ def cross_entropy(
     (0.509160709161, 5.5)
     """
     accumulator = CrossEntropyAccumulator(
-        reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy
+        reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy,
+        by_class=by_class,
     )
     return _whole_arrays(accumulator, logits, target)
 
@@ -557,6 +572,7 @@ class NLLAccumulator(CrossEntropyAccumulator):
     presentation = Presentation("NLL", grad_of="x", samples=True, class_column="target")
     form = LOG_PROBABILITIES
     takes_probability_targets = False
+    has_floor = False  # index targets, no smoothing: a perfect prediction (log p[y] = 0) costs 0
 
     def __init__(
         self,
@@ -569,10 +585,11 @@ class NLLAccumulator(CrossEntropyAccumulator):
         with_grad: bool = True,
         dtype: str | None = None,
         input_notes: list[str] | None = None,
+        by_class: bool = False,
     ):
         super().__init__(
             reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, keep_rows=keep_rows,
-            with_grad=with_grad, dtype=dtype, input_notes=input_notes,
+            with_grad=with_grad, dtype=dtype, input_notes=input_notes, by_class=by_class,
         )
 
     def _parameters(self) -> dict:
@@ -587,6 +604,7 @@ def nll_loss(
     weight=None,
     ignore_index: int = DEFAULT_IGNORE_INDEX,
     nan_policy: str = "propagate",
+    by_class: bool = False,
 ) -> LossResult:
     """``torch.nn.NLLLoss``: ``−w[y]·x[y]`` per sample, of log-probabilities ``x`` taken as given.
 
@@ -597,5 +615,5 @@ def nll_loss(
     >>> float(r.value), r.grad.tolist()
     (0.3, [[0.0, -0.5, 0.0], [-0.5, 0.0, 0.0]])
     """
-    accumulator = NLLAccumulator(reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy)
+    accumulator = NLLAccumulator(reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, by_class=by_class)
     return _whole_arrays(accumulator, log_probabilities, target)
