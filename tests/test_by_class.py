@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -371,3 +372,28 @@ def test_by_class_with_a_gradient_in_csv_is_refused(cli):
 def test_help_shows_by_class_only_where_it_works(cli, capsys, name, shown):
     run = cli(name, "--help")
     assert ("--by-class" in run.stdout + capsys.readouterr().out) == shown
+
+
+
+def _peak_bytes(blocks: int, by_class: bool) -> tuple[int, object]:
+    """Peak memory numpy allocates (tracemalloc) while xent streams ``blocks`` blocks of 5,000 rows."""
+    rng = np.random.default_rng(5)
+    logits, labels = rng.normal(size=(5_000, 4)), rng.integers(0, 4, 5_000).astype(float)
+    accumulator = CrossEntropyAccumulator("mean", keep_rows=0, with_grad=False, label_smoothing=0.1, by_class=by_class)
+    accumulator.add(logits, labels)  # the first block makes what lasts the whole stream
+    tracemalloc.start()
+    try:
+        for _ in range(blocks - 1):
+            accumulator.add(logits, labels)
+        result = accumulator.result()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def test_by_class_streams_in_flat_memory():
+    short, long = _peak_bytes(4, True), _peak_bytes(24, True)
+    assert [row.count for row in long[1].by_class.rows] == [6 * row.count for row in short[1].by_class.rows]
+    # 100,000 more rows held would be 100,000 × 5 × 8 bytes = 4 MB; a block's own arrays are below 0.5 MB.
+    assert long[0] - short[0] < 200_000, (short[0], long[0])
+    assert long[0] - _peak_bytes(24, False)[0] < 500_000  # --by-class adds about a block's worth, not more
