@@ -42,6 +42,8 @@ class Format(str, Enum):
     plain = "plain"
     json = "json"
     csv = "csv"
+    markdown = "markdown"
+    latex = "latex"
 
 
 class DType(str, Enum):
@@ -60,7 +62,8 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Output: table on a terminal, plain on a pipe (csv with --grad) (auto); or json, csv, plain, table. "
+        help="Output: table on a terminal, plain on a pipe (csv with --grad) (auto); or json, csv, plain, table; "
+        "markdown or latex: the table and the derivation, ready to paste. "
         "plain carries only the values, so plain with --grad is refused.",
     ),
 ]
@@ -99,6 +102,10 @@ BY_CLASS_HELP = (
 # Every loss command has --by-class, hidden where the loss has no classes, so that it is a usage
 # error naming the commands that take it (not Click's "no such option").
 ByClassOption = Annotated[bool, typer.Option("--by-class", help=BY_CLASS_HELP, hidden=True)]
+ExplainOption = Annotated[
+    bool,
+    typer.Option("--explain", "-e", help="After the table, the derivation step by step with your numbers (with --grad, the chain rule too)."),
+]
 
 
 NanPolicyOption = Annotated[
@@ -150,8 +157,16 @@ def reject_option_like(value: str | None, command: str) -> None:
             raise UsageError(f"no such option: {value} (see '{PROG} {command} --help')")
 
 
-def resolve_format(fmt: Format, env: Environment, grad: bool = False) -> str:
-    """The concrete format; on a pipe csv when the gradient is asked, since plain cannot carry it."""
+def resolve_format(fmt: Format, env: Environment, grad: bool = False, explain: bool = False) -> str:
+    """The concrete format; on a pipe csv when the gradient is asked, since plain cannot carry it.
+    ``--explain`` is for people: a table even on a pipe, and refused with a machine format."""
+    if explain:
+        if fmt is Format.auto:
+            return "table"
+        if fmt.value not in render.HUMAN_FORMATS:
+            raise UsageError(
+                f"--explain writes for people; {fmt.value} stays machine output: use --format table, markdown or latex"
+            )
     if fmt is Format.auto:
         return "table" if env.stdout_isatty else ("csv" if grad else "plain")
     if fmt is Format.plain and grad:
@@ -165,7 +180,7 @@ def warn(env: Environment, result, quiet: bool, fmt: str) -> None:
         return
     for note in result.notes:
         env.warn(note)
-    if result.omitted and fmt != "table":
+    if result.omitted and fmt not in render.HUMAN_FORMATS:
         env.warn(result.omitted_note())
 
 
@@ -180,9 +195,10 @@ def emit(
     rows: int = 20,
     all_rows: bool = False,
     quiet: bool = False,
+    explain: bool = False,
 ) -> None:
     env: Environment = ctx.obj
-    concrete = resolve_format(fmt, env, grad)
+    concrete = resolve_format(fmt, env, grad, explain)
     warn(env, result, quiet, concrete)
     render.write(
         result,
@@ -192,6 +208,7 @@ def emit(
         show_grad=grad,
         class_names=class_names,
         max_rows=None if all_rows else rows,
+        explain=explain,
     )
 
 
@@ -313,6 +330,7 @@ def _common_options(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
+    explain: ExplainOption = False,
     by_class: ByClassOption = False,
 ) -> None:
     """The options every loss command has (its signature is what the commands reuse)."""
@@ -333,6 +351,8 @@ def check_by_class(command: str, takes_it: bool, by_class: bool, fmt: str, grad:
     if by_class and not takes_it:
         takers = [*(n for n, s in losses.POINTWISE_LOSSES.items() if s.by_class is not None), *CLASS_COMMANDS]
         raise UsageError(f"--by-class splits a class loss by class ({', '.join(sorted(takers))}); {command} has no classes")
+    if by_class and fmt in ("markdown", "latex"):
+        raise UsageError(f"--by-class is shown in table, json, csv and plain output, not yet in {fmt}; use --format table")
     if by_class and grad and fmt in ("plain", "csv"):
         raise UsageError(
             f"--by-class with {fmt} output writes the per-class table, which has no gradient; drop --grad or use -f json"
@@ -388,7 +408,8 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         rows, all_rows = given["rows"], given["all_rows"]
         parameters = {p.name: p.checked(parameter_value(env, p, given[f"parameter_{p.name}"], decimal)) for p in spec.parameters}
         arguments = positional(env, [given[f"input_{i.key}"] for i in spec.inputs], spec.name, delimiter, decimal)
-        concrete = resolve_format(given["fmt"], env, grad)  # before any work: plain with --grad is refused
+        explain = given["explain"]
+        concrete = resolve_format(given["fmt"], env, grad, explain)  # before any work: plain with --grad is refused
         by_class = given["by_class"]
         check_by_class(spec.name, spec.by_class is not None, by_class, concrete, grad)
         sources = readers.sources_of(arguments)
@@ -398,7 +419,8 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, by_class=by_class,
                                            **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
-            emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
+            emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet,
+                 explain=explain)
             return
         progress = progress_for(env, sources, quiet)
         with progress:
@@ -412,7 +434,8 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
                 with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters, by_class=by_class,
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
-                   max_rows=None if all_rows else rows, quiet=quiet, reading=options, by_class=by_class)
+                   max_rows=None if all_rows else rows, quiet=quiet, reading=options, explain=explain,
+                   by_class=by_class)
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
@@ -462,16 +485,16 @@ def located(error: DataError, reading: readers.TableOptions) -> DataError:
 
 def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
     """Rows an accumulator keeps for the output: the table's head and tail; none for a stream."""
-    if fmt != "table":
+    if fmt not in render.HUMAN_FORMATS:
         return 0
     return None if all_rows else rows
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None, notes=(), by_class: bool = False) -> None:
+           class_names=None, notes=(), explain: bool = False, by_class: bool = False) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
-    if fmt != "table":
+    if fmt not in render.HUMAN_FORMATS:
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction,
                                      show_grad=grad, class_names=class_names, by_class=by_class)
     table_rows = 0
@@ -479,7 +502,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
         for inputs in blocks:
             part = accumulator.add_block(*inputs)
             progress.update(rows=accumulator.rows_seen)
-            if fmt == "table" and max_rows is None:
+            if writer is None and max_rows is None:
                 # --all keeps every row for the table: stop as soon as there are more than it can draw.
                 table_rows += part.rows
                 table_view.check_all_rows(table_rows)
@@ -495,7 +518,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     if writer is not None:
         writer.finish(result)
     else:
-        render.write(result, "table", env.stdout, digits=digits, show_grad=grad, class_names=class_names, max_rows=max_rows)
+        render.write(result, fmt, env.stdout, digits=digits, show_grad=grad, class_names=class_names, max_rows=max_rows,
+                     explain=explain)
 
 
 for _spec in losses.POINTWISE_LOSSES.values():
@@ -561,13 +585,13 @@ def add_class_command(loss: ClassLossCommand) -> None:
 def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
-    quiet, label_smoothing: float = 0.0, by_class: bool = False,
+    quiet, explain, label_smoothing: float = 0.0, by_class: bool = False,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
     scores = loss.accumulator.form.name
     arguments = positional(env, [logits, target], loss.name, delimiter, decimal)
-    concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
+    concrete = resolve_format(fmt, env, grad, explain)  # before any work: plain with --grad is refused
     check_by_class(loss.name, loss.accumulator.has_by_class, by_class, concrete, grad)
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
@@ -591,7 +615,8 @@ def run_class_loss(
         y = y.astype(dtype.value) if y.shape == x.shape else y
         result = loss.whole(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
-        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
+        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet,
+             explain=explain)
         return
     progress = progress_for(env, sources, quiet)
     with progress:
@@ -608,7 +633,7 @@ def run_class_loss(
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names), by_class=by_class)
+               notes=shadowed_indices_note(class_names), explain=explain, by_class=by_class)
 
 
 XENT = ClassLossCommand(
@@ -644,12 +669,12 @@ NLL = ClassLossCommand(
 
     nll(log_softmax(x), y) is xent(x, y); give logits to xent instead.
 
-    Example: losscli nll "-1.5,-0.5,-2;-0.1,-3,-2.5" 1,0   →   (0.5 + 0.1) / 2 = 0.3
+    Example: losscli nll "-1.6094,-0.3567,-2.3026;-0.1165,-2.3026,-4.6052" 1,0   →   (0.3567 + 0.1165) / 2 = 0.2366
 
     Tables: losscli nll data.csv --target label (the other numeric columns are the log-probabilities).
     """,
     scores_metavar="logprobs",
-    scores_help="Log-probabilities: C values, N rows \"-1.5,-0.5,-2;-0.1,-3,-2.5\", a file, or -",
+    scores_help="Log-probabilities: C values, N rows \"-1.61,-0.36,-2.3;-0.12,-2.3,-4.61\", a file, or -",
     target_help="Class indices (or names with --classes), a file, or -",
     columns_help="Log-probability columns of a table: c0,c1,c2 or 2-11.",
     smoothing=False,
@@ -677,6 +702,7 @@ def softmax(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
+    explain: ExplainOption = False,
     by_class: ByClassOption = False,
 ) -> None:
     """Softmax (or log-softmax) of a vector or of each row, as torch.softmax, computed stably.
@@ -698,7 +724,7 @@ def softmax(
             raise UsageError("--logits picks columns of a table; the input here is inline values")
         x = parse_inline(arguments[0], "input", dtype.value, literal_notes)
     else:
-        concrete = resolve_format(fmt, env)
+        concrete = resolve_format(fmt, env, explain=explain)
         progress = progress_for(env, [source], quiet)
         with progress:
             reading = table_options(env, header, delimiter, progress, decimal=decimal)
@@ -711,7 +737,7 @@ def softmax(
                 )
                 blocks = ((block.astype(dtype.value, copy=False), None) for block in x)
                 stream(env, accumulator, blocks, progress, fmt=concrete, grad=False, digits=digits,
-                       max_rows=None if all_rows else rows, quiet=quiet, reading=reading)
+                       max_rows=None if all_rows else rows, quiet=quiet, reading=reading, explain=explain)
                 return
             x = (x if isinstance(x, np.ndarray) else np.concatenate(list(x))).astype(dtype.value, copy=False)
             input_columns = reading.report.columns
@@ -719,7 +745,7 @@ def softmax(
     result = with_notes(result, tuple(literal_notes))
     if input_columns:
         result = replace(result, input_columns=dict(input_columns))
-    emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet)
+    emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet, explain=explain)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,7 +772,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         env.stdout.flush()  # buffered output meets a full disk here, while it can still be reported
         return status
     except LossCliError as error:
-        env.error(error.message)
+        env.error(error.message + (_file_like_option_hint(argv) if error.status == ExitStatus.USAGE else ""))
         return int(error.status)
     except KeyboardInterrupt:
         env.say("interrupted")
@@ -768,10 +794,19 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         command = getattr(context, "command_path", PROG)
         unknown = _unknown_option(argv, context)
         message = f"no such option: {unknown}" if unknown else _one_line(error.format_message())
-        env.error(f"{message} (see '{command} --help')")
+        env.error(f"{message} (see '{command} --help')" + _file_like_option_hint(argv))
         return int(error.exit_code)
     finally:
         _OPERANDS.reset(operands)
+
+
+def _file_like_option_hint(argv: list[str]) -> str:
+    """When an argument read as options is a file here (``-lead.csv``), how to name it."""
+    options = split_operands(argv)[0]
+    for word in options[1:]:
+        if word.startswith("-") and word != "-" and not word.startswith("--") and os.path.exists(word):
+            return f"; {printable(word)} is a file here: put it after `--` ({PROG} {options[0]} -- {printable(word)})"
+    return ""
 
 
 def _unknown_option(argv: list[str], context) -> str | None:
