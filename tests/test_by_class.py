@@ -397,3 +397,9 @@ def test_by_class_streams_in_flat_memory():
     # 100,000 more rows held would be 100,000 × 5 × 8 bytes = 4 MB; a block's own arrays are below 0.5 MB.
     assert long[0] - short[0] < 200_000, (short[0], long[0])
     assert long[0] - _peak_bytes(24, False)[0] < 500_000  # --by-class adds about a block's worth, not more
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_by_class_in_markdown_or_latex_is_refused_not_dropped(cli, fmt):
+    run = cli("xent", LOGITS, LABELS, "--by-class", "-f", fmt)
+    assert run.status == 2 and f"not yet in {fmt}" in run.stderr and run.stdout == ""
