@@ -92,6 +92,16 @@ DecimalOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
+BY_CLASS_HELP = (
+    "Split the loss by class: per class its count, mean loss (Σ of its terms as reduction none gives them, "
+    "weight included, / count), share of the loss, share of Σ w[y] (xent, nll with index targets), accuracy "
+    "(the fraction of its samples predicted as it: its recall), and a rebalancing option from the counts. "
+    "Probability targets count in their argmax class; binary soft targets in the nearer class (t > 0.5 is 1). "
+    "json adds by_class; csv and plain write the per-class table instead of the per-row terms."
+)
+# Every loss command has --by-class, hidden where the loss has no classes, so that it is a usage
+# error naming the commands that take it (not Click's "no such option").
+ByClassOption = Annotated[bool, typer.Option("--by-class", help=BY_CLASS_HELP, hidden=True)]
 ExplainOption = Annotated[
     bool,
     typer.Option("--explain", "-e", help="After the table, the derivation step by step with your numbers (with --grad, the chain rule too)."),
@@ -354,8 +364,32 @@ def _common_options(
     quiet: QuietOption = False,
     explain: ExplainOption = False,
     metrics: MetricsOption = False,
+    by_class: ByClassOption = False,
 ) -> None:
     """The options every loss command has (its signature is what the commands reuse)."""
+
+
+def _common_parameters(takes_by_class: bool) -> list[inspect.Parameter]:
+    """``_common_options`` as keyword parameters; ``--by-class`` shown in the help only where it works."""
+    params = []
+    for param in inspect.signature(_common_options, eval_str=True).parameters.values():
+        if param.name == "by_class" and takes_by_class:
+            param = param.replace(annotation=Annotated[bool, typer.Option("--by-class", help=BY_CLASS_HELP)])
+        params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+    return params
+
+
+def check_by_class(command: str, takes_it: bool, by_class: bool, fmt: str, grad: bool) -> None:
+    """--by-class only where the loss has classes, and not with a per-row gradient it cannot carry."""
+    if by_class and not takes_it:
+        takers = [*(n for n, s in losses.POINTWISE_LOSSES.items() if s.by_class is not None), *CLASS_COMMANDS]
+        raise UsageError(f"--by-class splits a class loss by class ({', '.join(sorted(takers))}); {command} has no classes")
+    if by_class and fmt in ("markdown", "latex"):
+        raise UsageError(f"--by-class is shown in table, json, csv and plain output, not yet in {fmt}; use --format table")
+    if by_class and grad and fmt in ("plain", "csv"):
+        raise UsageError(
+            f"--by-class with {fmt} output writes the per-class table, which has no gradient; drop --grad or use -f json"
+        )
 
 
 def _pointwise_signature(spec: losses.PointwiseLoss) -> inspect.Signature:
@@ -371,7 +405,7 @@ def _pointwise_signature(spec: losses.PointwiseLoss) -> inspect.Signature:
     choices = Enum(f"Reduction_{spec.name}", {r: r for r in spec.reductions}, type=str)
     reduction = typer.Option("--reduction", "-r", help="How the per-element terms are combined, as in PyTorch.")
     params.append(inspect.Parameter("reduction", keyword, default=choices("mean"), annotation=Annotated[choices, reduction]))
-    params += [p.replace(kind=keyword) for p in inspect.signature(_common_options, eval_str=True).parameters.values()]
+    params += _common_parameters(spec.by_class is not None)
     for parameter in spec.parameters:
         params.append(inspect.Parameter(f"parameter_{parameter.name}", keyword, default=parameter.default,
                                         annotation=Annotated[_parameter_type(parameter), _parameter_option(parameter)]))
@@ -411,11 +445,14 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         concrete = resolve_format(given["fmt"], env, grad, explain)  # before any work: plain with --grad is refused
         show_metrics = given["metrics"]
         with_metrics = check_metrics(show_metrics, concrete, reduction, spec.name, spec.metrics)
+        by_class = given["by_class"]
+        check_by_class(spec.name, spec.by_class is not None, by_class, concrete, grad)
         sources = readers.sources_of(arguments)
         literal_notes: list[str] = []  # inline values out of the dtype's range
         if len(arguments) == len(spec.inputs) and all(source is None for source in sources):
             inputs = [parse_inline(text, i.name, dtype, literal_notes) for text, i in zip(arguments, spec.inputs)]
-            result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, **parameters)
+            result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, by_class=by_class,
+                                           **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
             emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet,
                  explain=explain, show_metrics=show_metrics)
@@ -430,10 +467,11 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             accumulator = losses.PointwiseAccumulator(
                 spec, reduction, keep_rows=keep_rows(concrete, rows, all_rows), nan_policy=nan_policy,
                 with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters, with_metrics=with_metrics,
+                by_class=by_class,
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
                    max_rows=None if all_rows else rows, quiet=quiet, reading=options, explain=explain,
-                   show_metrics=show_metrics)
+                   show_metrics=show_metrics, by_class=by_class)
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
@@ -489,12 +527,13 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None, notes=(), explain: bool = False, show_metrics=False) -> None:
+           class_names=None, notes=(), explain: bool = False, show_metrics=False, by_class: bool = False) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt not in render.HUMAN_FORMATS:
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction,
-                                     show_grad=grad, class_names=class_names, show_metrics=show_metrics)
+                                     show_grad=grad, class_names=class_names, show_metrics=show_metrics,
+                                     by_class=by_class)
     table_rows = 0
     try:
         for inputs in blocks:
@@ -569,8 +608,7 @@ def _class_signature(loss: ClassLossCommand) -> inspect.Signature:
         if param.name in own:
             param = param.replace(annotation=Annotated[Optional[str], own[param.name]])
         params.append(param)
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    params += [p.replace(kind=keyword) for p in inspect.signature(_common_options, eval_str=True).parameters.values()]
+    params += _common_parameters(loss.accumulator.has_by_class)
     return inspect.Signature(params)
 
 
@@ -585,7 +623,7 @@ def add_class_command(loss: ClassLossCommand) -> None:
 def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
-    quiet, explain, label_smoothing: float = 0.0, top_k: int | None = None, metrics: bool = False,
+    quiet, explain, label_smoothing: float = 0.0, top_k: int | None = None, metrics: bool = False, by_class: bool = False,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
@@ -593,6 +631,7 @@ def run_class_loss(
     arguments = positional(env, [logits, target], loss.name, delimiter, decimal)
     concrete = resolve_format(fmt, env, grad, explain)  # before any work: plain with --grad is refused
     with_metrics = check_metrics(metrics, concrete, reduction.value, loss.name, loss.accumulator.metrics)
+    check_by_class(loss.name, loss.accumulator.has_by_class, by_class, concrete, grad)
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
@@ -600,6 +639,7 @@ def run_class_loss(
         ignore_index=ignore_index,
         nan_policy=nan_policy.value,
         top_k=top_k,
+        by_class=by_class,
     )
     if loss.smoothing:
         options["label_smoothing"] = label_smoothing
@@ -633,7 +673,7 @@ def run_class_loss(
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names), explain=explain, show_metrics=metrics)
+               notes=shadowed_indices_note(class_names), explain=explain, show_metrics=metrics, by_class=by_class)
 
 
 XENT = ClassLossCommand(
@@ -680,6 +720,7 @@ NLL = ClassLossCommand(
     smoothing=False,
 )
 
+CLASS_COMMANDS = ("xent", "nll")
 for _class_loss in (XENT, NLL):
     add_class_command(_class_loss)
 
@@ -702,6 +743,7 @@ def softmax(
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
     explain: ExplainOption = False,
+    by_class: ByClassOption = False,
 ) -> None:
     """Softmax (or log-softmax) of a vector or of each row, as torch.softmax, computed stably.
 
@@ -712,6 +754,7 @@ def softmax(
     A table (file or stdin) is one row per sample, streamed; a one-column table is one vector.
     """
     env: Environment = ctx.obj
+    check_by_class("softmax", False, by_class, "", False)
     arguments = positional(env, [values], "softmax", delimiter, decimal)
     source = readers.sources_of(arguments)[0] if arguments else readers.STDIN
     input_columns = None

@@ -235,13 +235,6 @@ def _kl_mean(seen: Seen) -> str:
     )
 
 
-def _smoothing_floor(seen: Seen) -> float:
-    """H(q'), the entropy of the smoothed one-hot target q' = (1−ε)·onehot + ε/C."""
-    epsilon, c = float(seen.get("label_smoothing", 0.0)), seen.input.width
-    on, off = 1 - epsilon + epsilon / c, epsilon / c
-    return -(on * math.log(on)) - (c - 1) * (off * math.log(off) if off else 0.0)
-
-
 _BINARY = frozenset({"bce", "bce-logits", "focal"})
 _ON_LOGITS = frozenset({"bce-logits", "focal"})
 
@@ -320,18 +313,6 @@ RULES: tuple[Rule, ...] = (
         lambda seen: (
             "the logits look like probabilities (each row is in [0, 1] and sums to 1); cross-entropy "
             "applies softmax itself, so passing softmax output applies it twice"
-        ),
-    ),
-    Rule(
-        "smoothing-floor", frozenset({"xent"}), "info",
-        # Index targets only (probability targets have a floor that depends on them), and without
-        # weights, which change what smoothing means (pytorch/pytorch#104776).
-        lambda seen: (seen.get("label_smoothing", 0.0) > 0) & (seen.get("weight") is None)
-        & (seen.input.width > 1) & (seen.target.count > 0) & (seen.target.width == 0),
-        lambda seen: (
-            f"with label smoothing {seen.get('label_smoothing'):g} over {seen.input.width} classes no "
-            f"sample's loss can go below H(q') = {_smoothing_floor(seen):.10g} (the entropy of the "
-            "smoothed target), not 0, even for a perfect model"
         ),
     ),
 )

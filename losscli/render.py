@@ -273,6 +273,10 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["notes"] = list(result.notes)
     if result.metrics is not None:
         document.update(result.metrics.to_dict())
+    if result.by_class is not None:
+        document.update(result.by_class.to_dict(class_names))
+    if result.floor is not None:
+        document["floor"] = result.floor.to_dict()
     return document
 
 
@@ -293,6 +297,30 @@ def write_json(result: LossResult, out: TextIO, *, show_grad: bool = False, clas
     out.write("\n")
 
 
+BY_CLASS_HEADER = ["class", "count", "mean_loss", "loss_share", "weight_share", "accuracy"]
+
+
+def by_class_rows(result: LossResult, class_names: list[str] | None = None) -> list[list[str]]:
+    """The ``--by-class`` table for csv and plain: a header, then a row per class, numbers exact
+    (float64); weight_share is empty where the mean does not divide by Σ w[y]."""
+    rows = [BY_CLASS_HEADER]
+    for row in result.by_class.rows:
+        name = class_names[row.index] if class_names and row.index < len(class_names) else str(row.index)
+        share = "" if row.weight_share is None else exact(row.weight_share, "float64")
+        rows.append([name, str(row.count), exact(row.mean_loss, "float64"), exact(row.loss_share, "float64"),
+                     share, exact(row.accuracy, "float64")])
+    return rows
+
+
+def write_by_class(result: LossResult, fmt: str, out: TextIO, class_names: list[str] | None = None) -> None:
+    """``--by-class`` in csv or plain: the per-class table in place of the per-row output."""
+    rows = by_class_rows(result, class_names)
+    if fmt == "csv":
+        csv.writer(out, lineterminator="\n").writerows(rows)
+    else:
+        out.writelines("\t".join(row) + "\n" for row in rows)
+
+
 def write(
     result: LossResult,
     fmt: str,
@@ -307,7 +335,9 @@ def write(
 ) -> None:
     """Write a whole ``result`` in ``fmt`` (``auto`` already resolved to a concrete format).
     ``explain`` adds the derivation to the table; markdown and latex always carry it."""
-    if fmt == "plain":
+    if fmt in ("plain", "csv") and result.by_class is not None:
+        write_by_class(result, fmt, out, class_names)
+    elif fmt == "plain":
         write_plain(result, out, show_metrics=show_metrics)
     elif fmt == "csv":
         write_csv(result, out, show_grad=show_grad, class_names=class_names, show_metrics=show_metrics)
@@ -398,7 +428,11 @@ class StreamWriter:
     def __init__(
         self, fmt: str, out: TextIO, scale_grad, *, reduction: str, show_grad: bool, class_names: list[str] | None = None,
         show_metrics: bool = False,
+        by_class: bool = False,
     ) -> None:
+        # --by-class in csv or plain writes only the per-class table, at the end: no row goes out.
+        self.per_class_format = fmt if by_class and fmt in ("plain", "csv") else None
+        fmt = "by-class" if self.per_class_format else fmt
         self.fmt = fmt
         self.show_metrics = show_metrics
         self.out = out
@@ -433,7 +467,9 @@ class StreamWriter:
             yield part if part.grad is None else replace(part, grad=self.scale_grad(part.grad))
 
     def finish(self, result: LossResult) -> None:
-        if self.fmt == "plain" and result.reduction != "none" and result.presentation.reduces:
+        if self.per_class_format:
+            write_by_class(result, self.per_class_format, self.out, self.class_names)
+        elif self.fmt == "plain" and result.reduction != "none" and result.presentation.reduces:
             write_plain(result, self.out, show_metrics=self.show_metrics)
         elif self.fmt == "csv":
             for part in self._replayed() if self.spool is not None else ():

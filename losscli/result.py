@@ -129,6 +129,9 @@ class LossResult:
     omitted_rows: OmittedRows | None = None
     # Accuracy, RMSE, ... over the kept rows, when the loss has metrics and they were asked for.
     metrics: MetricValues | None = None
+    # The loss split by class (--by-class) and the least value it can take on these targets.
+    by_class: "ByClass | None" = None
+    floor: "Floor | None" = None
 
     @property
     def rows(self) -> int:
@@ -255,3 +258,87 @@ class MetricValues:
         if self.notes:
             document["metrics_notes"] = list(self.notes)
         return document
+def _json_float(value) -> float | None:
+    """A float64 for JSON: exact (repr round-trips), None for nan and inf (JSON has neither)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One class of ``--by-class``: how many samples it has and what they cost."""
+
+    index: int
+    count: int
+    mean_loss: float  # Σ terms of the class / count (the terms as reduction none gives them: weight included)
+    loss_share: float  # Σ terms of the class / Σ terms of every class
+    accuracy: float  # fraction of the class's samples predicted as it (its recall); nan without samples
+    weight_share: float | None = None  # Σ w[y] of the class / Σ w[y], where the mean divides by Σ w[y]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A rebalancing option computed from the class counts, ready to paste (None when it cannot be)."""
+
+    key: str  # the JSON key: suggested_weight, suggested_pos_weight, suggested_alpha
+    flag: str  # --weight, --pos-weight, --alpha
+    values: tuple[float, ...] | None
+    rule: str  # how it is computed, in words
+    command: str  # the command that takes the flag
+    why_not: str = ""  # why there is none, when values is None
+
+    def option(self, write=repr) -> str | None:
+        return None if self.values is None else f"{self.flag} " + ",".join(write(v) for v in self.values)
+
+    def to_dict(self) -> dict:
+        document = {"option": self.option(), "rule": self.rule, "command": self.command}
+        if self.values is None:
+            return {**document, "values": None, "why_not": self.why_not}
+        values = [_json_float(v) for v in self.values]
+        return {**document, "values": values if len(values) > 1 else values[0]}
+
+
+@dataclass(frozen=True)
+class ByClass:
+    """The loss split by class (``--by-class``), with the rows no class was counted for."""
+
+    rows: tuple[ClassRow, ...]
+    suggestion: Suggestion
+    classed_by: str  # how a sample's class is read from its target, in words
+    excluded: dict[str, int] = field(default_factory=dict)  # rows in no class: ignored, nan target
+
+    @property
+    def counted(self) -> int:
+        return sum(row.count for row in self.rows)
+
+    def to_dict(self, class_names: list[str] | None = None) -> dict:
+        def name(index: int):
+            return class_names[index] if class_names and index < len(class_names) else index
+
+        rows = []
+        for row in self.rows:
+            entry = {
+                "class": name(row.index), "count": row.count, "mean_loss": _json_float(row.mean_loss),
+                "loss_share": _json_float(row.loss_share), "accuracy": _json_float(row.accuracy),
+            }
+            if row.weight_share is not None:
+                entry["weight_share"] = _json_float(row.weight_share)
+            rows.append(entry)
+        document = {"by_class": rows, "by_class_classed_by": self.classed_by}
+        if self.excluded:
+            document["by_class_excluded"] = dict(self.excluded)
+        document[self.suggestion.key] = self.suggestion.to_dict()
+        return document
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least value the loss can take on these targets (label smoothing, soft targets): not 0."""
+
+    value: float  # in the reduction's units: the least mean (or sum) of the loss
+    why: str
+
+    def to_dict(self) -> dict:
+        return {"value": _json_float(self.value), "why": self.why}

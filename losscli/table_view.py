@@ -412,6 +412,11 @@ def write_table(
             say("metrics: " + ", ".join(shown_metrics))
         for note in result.metrics.notes:
             say(note, style="dim")
+    if result.by_class is not None:
+        _by_class_section(result, console, say, glyphs, digits, class_names, unicode)
+    if result.floor is not None:
+        say(f"floor: {rounded(result.floor.value, digits)} ({result.floor.why})")
+
     if explain:
         from .explain import explain as derive
         from .typeset import explanation_lines
@@ -419,6 +424,40 @@ def write_table(
         console.print()
         for text in explanation_lines(derive(result, digits=digits, show_grad=show_grad, class_names=class_names), unicode):
             say(text)
+
+
+def _by_class_section(result: LossResult, console, say, glyphs, digits: int, class_names, unicode: bool) -> None:
+    """``--by-class``: a small table of the classes after the main one, then the suggested option."""
+    from rich.text import Text
+
+    by_class = result.by_class
+    shares = any(row.weight_share is not None for row in by_class.rows)
+    headers = ["class", "count", "mean loss", "loss share", *(["w[y] share"] if shares else []), "accuracy"]
+    body = []
+    for row in by_class.rows:
+        name = f"{row.index} {printable(class_names[row.index])}" if class_names and row.index < len(class_names) else str(row.index)
+        cells = [name, str(row.count), rounded(row.mean_loss, digits), rounded(row.loss_share, digits)]
+        cells += [rounded(row.weight_share, digits)] if shares else []
+        body.append([glyphs(c) for c in cells + [rounded(row.accuracy, digits)]])
+    excluded = {"ignored": "ignored target", "nan_target": "row with a nan target"}
+    left_out = [f"{count} {excluded[key]}{'s' if count > 1 else ''}" for key, count in by_class.excluded.items()]
+    say(f"by class ({by_class.classed_by}; n = {by_class.counted}" + "".join(f", {t} not counted" for t in left_out) + "):")
+    grid = Grid(headers=[glyphs(h) for h in headers], index_columns=1, body=body, footer=None)
+    widths = fit_widths(grid, console.width)
+    if widths is not None:
+        _draw_table(console, grid, widths, unicode)
+    else:
+        for line in _stacked_lines(grid, console.width, unicode):
+            console.print(Text(line), soft_wrap=True)
+    say("accuracy: the fraction of the class's samples predicted as it (its recall); mean loss: Σ terms / count, "
+        "each term as reduction none gives it", style="dim")
+    suggestion = by_class.suggestion
+    option = suggestion.option(lambda v: rounded(v, digits))
+    where = f" with `losscli {suggestion.command}`" if suggestion.command != result.loss else ""
+    if option is None:
+        say(f"suggested {suggestion.flag}: none ({suggestion.why_not})")
+    else:
+        say(f"suggested: {option}{where} ({suggestion.rule})")
 
 
 def table_caption(result: LossResult) -> str:

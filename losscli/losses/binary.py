@@ -13,6 +13,7 @@ from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
 from .metrics import BinaryMetrics
+from .by_class import BinaryClasses, FloorRule, xlogx
 from .pointwise import Case, Explained, Input, PointwiseLoss, Step, Tally, pointwise_loss
 
 LOG_FLOOR = -100  # BCELoss clamps each log here, so that p = 0 or 1 gives 100, not inf
@@ -54,6 +55,24 @@ def _weighted_written(parameters: dict, symbols: str, numbers: str) -> Case:
     if parameters.get("weight") is None:
         return Case(symbols, numbers)
     return Case(f"w_i·({symbols})", f"{{weight}}·({numbers})")
+def _least_bce(y: np.ndarray, p: dict) -> np.ndarray:
+    """The least of −w·(a·log q + b·log(1 − q)) over q, a = pos_weight·y, b = 1 − y: reached at
+    q = a/(a + b), it is w·((a + b)·log(a + b) − a·log a − b·log b); w·H(y) without pos_weight."""
+    y = y.astype(np.float64)
+    a = y if p.get("pos_weight") is None else p["pos_weight"] * y
+    b = 1 - y
+    least = xlogx(a + b) - xlogx(a) - xlogx(b)
+    return least if p.get("weight") is None else least * p["weight"]
+
+
+def _soft_targets_why(parameters: dict) -> str:
+    why = "soft targets: the least BCE, reached by predicting p = t, is the binary entropy H(t) of the targets"
+    if parameters.get("pos_weight") is not None:
+        why = "soft targets with pos_weight: the least loss, reached at σ(x) = pw·t/(pw·t + 1 − t)"
+    return why + (" (times the weight)" if parameters.get("weight") is not None else "")
+
+
+SOFT_TARGETS_FLOOR = FloorRule(_least_bce, _soft_targets_why)
 
 
 # --- BCE on probabilities -----------------------------------------------------------------------
@@ -150,6 +169,8 @@ BCE = PointwiseLoss(
     tallies=(Tally(lambda x, y, p: np.logical_or(*_clamped(x, y)), _clamp_note),),
     explained=_bce_explained,
     metrics=BinaryMetrics(threshold=0.5),  # p > 0.5 predicts 1
+    by_class=BinaryClasses(threshold=0.5, suggests="pos_weight", command="bce-logits"),  # BCELoss has no pos_weight
+    floor=SOFT_TARGETS_FLOOR,
 )
 
 
@@ -229,6 +250,8 @@ BCE_LOGITS = PointwiseLoss(
     nan_how="an infinite logit meets a target of 1 − y = 0 (inf·0)",
     explained=_bce_logits_explained,
     metrics=BinaryMetrics(threshold=0.0),  # x > 0, that is σ(x) > 0.5, predicts 1
+    by_class=BinaryClasses(threshold=0.0, suggests="pos_weight"),
+    floor=SOFT_TARGETS_FLOOR,
 )
 
 
@@ -309,6 +332,8 @@ FOCAL = PointwiseLoss(
         notes=("α_t = 1 when α < 0; bce_i is BCE with logits, computed stably",),
     ),
     metrics=BinaryMetrics(threshold=0.0),
+    # Focal's least value over a soft target has no closed form (α_t and (1 − p_t)^γ move it): no floor.
+    by_class=BinaryClasses(threshold=0.0, suggests="alpha"),
 )
 
 SPECS = (BCE, BCE_LOGITS, FOCAL)

@@ -29,6 +29,7 @@ from .base import (
     check_reduction,
 )
 from .metrics import ClassMetrics
+from .by_class import ClassLossView
 from .softmax import log_softmax
 
 # Probability targets whose rows miss 1 by more than this are rejected (PyTorch takes them silently).
@@ -256,6 +257,8 @@ class CrossEntropyAccumulator:
     form = LOGITS
     takes_probability_targets = True
     metrics = ClassMetrics()  # accuracy, top-k accuracy, perplexity, bits per token
+    has_by_class = True  # --by-class: per class count, loss, accuracy (losses.by_class)
+    has_floor = True  # label smoothing and probability targets keep the least loss above 0
 
     def __init__(
         self,
@@ -271,6 +274,7 @@ class CrossEntropyAccumulator:
         input_notes: list[str] | None = None,
         top_k: int | None = None,
         with_metrics: bool = True,
+        by_class: bool = False,
     ):
         check_reduction(reduction)
         if not (0.0 <= label_smoothing <= 1.0):
@@ -302,6 +306,8 @@ class CrossEntropyAccumulator:
             raise UsageError(f"--top-k must be at least 1, not {top_k}")
         # Accuracy, perplexity, ... of the scored rows: only when shown (they cost a pass over every row).
         self.metric_tracker = self.metrics.tracker(self.form.log_probabilities, top_k) if with_metrics else None
+        self.by_class = by_class
+        self.view: ClassLossView | None = None  # made with the first block, once C is known
 
     def _first_block(self, logits: np.ndarray, kind: str) -> None:
         if kind == "probs" and self.ignore_index >= 0:
@@ -315,6 +321,8 @@ class CrossEntropyAccumulator:
         self.weight = _check_weight(self.weight_given, self.classes, self.dtype)
         if self.metric_tracker is not None:
             self.metric_tracker.check_classes(self.classes)
+        self.view = ClassLossView(self.name, self.classes, kind, self.weight, self.ignore_index, self.label_smoothing,
+                                  self.by_class and self.has_by_class, self.has_floor)
 
     def add_block(self, logits, target) -> LossResult:
         return self.add(logits, target)
@@ -389,6 +397,7 @@ class CrossEntropyAccumulator:
             label = "t[y]" if self.kind == "index" else "t′"
             columns.append(Column("smoothed_target", label, smoothed))
         columns.append(Column("loss", "loss", terms))
+        self.view.add(logits, target, terms)
         self.n += terms.size
         self.valid += valid
         self._sum.add(terms)
@@ -483,6 +492,8 @@ class CrossEntropyAccumulator:
                 "Σ w[y] over the scored targets is 0 (every target's class has weight 0): the mean is "
                 "0/0 = nan and so is the gradient of those rows, as in PyTorch"
             )
+        notes += self.view.notes()
+        by_class, floor = self.view.result(float(denominator), self.reduction)
         return replace(
             kept,
             value=value,
@@ -495,6 +506,8 @@ class CrossEntropyAccumulator:
             row_numbers=None if len(kept.terms) == self.rows_seen else kept.row_numbers,
             omitted_rows=kept.omitted_rows if self._keeps_every_row else None,
             metrics=None if self.metric_tracker is None else self.metric_tracker.result(),
+            by_class=by_class,
+            floor=floor,
         )
 
 
@@ -508,6 +521,7 @@ def cross_entropy(
     label_smoothing: float = 0.0,
     nan_policy: str = "propagate",
     top_k: int | None = None,
+    by_class: bool = False,
 ) -> LossResult:
     """``torch.nn.CrossEntropyLoss`` on logits: class-index or probability targets.
 
@@ -524,7 +538,7 @@ def cross_entropy(
     """
     accumulator = CrossEntropyAccumulator(
         reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy,
-        top_k=top_k,
+        top_k=top_k, by_class=by_class,
     )
     return _whole_arrays(accumulator, logits, target)
 
@@ -572,6 +586,7 @@ class NLLAccumulator(CrossEntropyAccumulator):
     presentation = Presentation("NLL", grad_of="x", samples=True, class_column="target")
     form = LOG_PROBABILITIES
     takes_probability_targets = False
+    has_floor = False  # index targets, no smoothing: a perfect prediction (log p[y] = 0) costs 0
 
     def __init__(
         self,
@@ -586,10 +601,12 @@ class NLLAccumulator(CrossEntropyAccumulator):
         input_notes: list[str] | None = None,
         top_k: int | None = None,
         with_metrics: bool = True,
+        by_class: bool = False,
     ):
         super().__init__(
             reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, keep_rows=keep_rows,
             with_grad=with_grad, dtype=dtype, input_notes=input_notes, top_k=top_k, with_metrics=with_metrics,
+            by_class=by_class,
         )
 
     def _parameters(self) -> dict:
@@ -605,6 +622,7 @@ def nll_loss(
     ignore_index: int = DEFAULT_IGNORE_INDEX,
     nan_policy: str = "propagate",
     top_k: int | None = None,
+    by_class: bool = False,
 ) -> LossResult:
     """``torch.nn.NLLLoss``: ``−w[y]·x[y]`` per sample, of log-probabilities ``x`` taken as given.
 
@@ -615,5 +633,7 @@ def nll_loss(
     >>> float(r.value), r.grad.tolist()
     (0.3, [[0.0, -0.5, 0.0], [-0.5, 0.0, 0.0]])
     """
-    accumulator = NLLAccumulator(reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, top_k=top_k)
+    accumulator = NLLAccumulator(
+        reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, top_k=top_k, by_class=by_class
+    )
     return _whole_arrays(accumulator, log_probabilities, target)

@@ -29,6 +29,7 @@ from .base import (
     check_reduction,
     check_same_shape,
 )
+from .by_class import BinaryClasses, BinaryView, FloorRule
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,11 @@ class PointwiseLoss:
     # The term and its derivative for --explain; given the parameters when they change the formula.
     explained: Explained | Callable[[dict], Explained] | None = None
 
+    # Two classes (targets 0 and 1) that --by-class splits the loss into; None: the loss has no classes.
+    by_class: BinaryClasses | None = None
+    # The least value of each term given its target (soft targets); None: the loss can reach 0.
+    floor: FloorRule | None = None
+
     def explained_for(self, parameters: dict) -> Explained | None:
         return self.explained(parameters) if callable(self.explained) else self.explained
     # Which metrics sit beside the loss (losses.metrics: RegressionMetrics, BinaryMetrics, or
@@ -208,8 +214,11 @@ class PointwiseAccumulator:
         input_notes: list[str] | None = None,
         parameters: dict | None = None,
         with_metrics: bool = True,
+        by_class: bool = False,
     ):
         check_reduction(reduction, spec.reductions)
+        if by_class and spec.by_class is None:
+            raise UsageError(f"{spec.name} has no classes to split the loss by")
         self.spec = spec
         self.parameters = spec.parameter_values(parameters or {})
         self.watch = Watch(spec.name, reduction, self.parameters)
@@ -234,6 +243,7 @@ class PointwiseAccumulator:
         self._omitted: list[OmittedRows] | None = [] if keep_rows is None else None
         # Accuracy, RMSE, ... of the kept rows: only when shown (they cost a pass over every row).
         self.metric_tracker = spec.metrics.tracker(self.parameters) if with_metrics and spec.metrics is not None else None
+        self.view = BinaryView(spec.name, spec.by_class, spec.floor, by_class) if by_class or spec.floor else None
 
     def _p(self, rows: np.ndarray | None = None) -> dict:
         """The parameters as the formulas take them: numbers in the data's dtype (as PyTorch casts
@@ -292,6 +302,8 @@ class PointwiseAccumulator:
             if keep is not None:
                 inputs, rows, terms = tuple(values[keep] for values in inputs), rows[keep], terms[keep]
                 grad = None if grad is None else grad[keep]
+        if self.view is not None:
+            self.view.add(*inputs[:2], terms, self._p(rows))
         block = BlockTerms(inputs, terms, grad, rows, omitted)
         if self.metric_tracker is not None:
             self.metric_tracker.observe(inputs, rows)
@@ -436,11 +448,16 @@ class PointwiseAccumulator:
         notes += [f.message for f in self.watch.findings() if f.level == "warning"]
         notes += [tally.note(count, first) for tally, (count, first) in zip(self.spec.tallies, self._tallied) if count]
         omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
-        return self._as_result(kept, value, grad, notes, omitted=omitted)
+        if self.view is None:
+            return self._as_result(kept, value, grad, notes, omitted=omitted)
+        notes += self.view.notes()
+        floor = self.view.floor_result(self.parameters, denominator, self.reduction, self.n)
+        return replace(self._as_result(kept, value, grad, notes, omitted=omitted), by_class=self.view.by_class(), floor=floor)
 
 
 def pointwise_loss(
-    spec: PointwiseLoss, *inputs, reduction: str = "mean", nan_policy: str = "propagate", **parameters
+    spec: PointwiseLoss, *inputs, reduction: str = "mean", nan_policy: str = "propagate", by_class: bool = False,
+    **parameters
 ) -> LossResult:
     """``spec`` on whole arrays: the accumulator fed one block. Shapes must match exactly (no
     broadcasting); ``none`` keeps the input's shape, and so does the gradient.
@@ -449,7 +466,7 @@ def pointwise_loss(
     >>> float(pointwise_loss(POINTWISE_LOSSES["mse"], [2, 3, 4, 5], [4, 5, 6, 7], reduction="sum").value)
     16.0
     """
-    accumulator = PointwiseAccumulator(spec, reduction, nan_policy=nan_policy, parameters=parameters)
+    accumulator = PointwiseAccumulator(spec, reduction, nan_policy=nan_policy, parameters=parameters, by_class=by_class)
     accumulator.add(*inputs)  # validates: the one chokepoint for files and inline alike
     result = accumulator.result()
     shape = np.shape(inputs[0])
