@@ -156,3 +156,14 @@ def test_a_big_npy_is_read_in_flat_memory(tmp_path):
     _, base = _peak_kb(["mse", str(tmp_path / "small.npy"), "-f", "plain"], "numpy")
     assert float(value) == pytest.approx(np.mean((pred[:, 0] - pred[:, 1]) ** 2), rel=1e-12)
     assert peak - base < 20_000, (peak, base)  # well under the 32 MB the file holds
+
+
+def test_parquet_without_the_fast_extra_says_which_extra_to_install(cli, tmp_path, monkeypatch):
+    import importlib.util
+
+    pl.DataFrame({"pred": PRED, "target": TARGET}).write_parquet(tmp_path / "run.parquet")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "polars" else real(name, *a))
+    done = cli("mse", str(tmp_path / "run.parquet"))
+    assert done.status == 2 and "pip install 'losscli[fast]'" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
