@@ -42,6 +42,8 @@ class Format(str, Enum):
     plain = "plain"
     json = "json"
     csv = "csv"
+    markdown = "markdown"
+    latex = "latex"
 
 
 class DType(str, Enum):
@@ -60,7 +62,8 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Output: table on a terminal, plain on a pipe (csv with --grad) (auto); or json, csv, plain, table. "
+        help="Output: table on a terminal, plain on a pipe (csv with --grad) (auto); or json, csv, plain, table; "
+        "markdown or latex: the table and the derivation, ready to paste. "
         "plain carries only the values, so plain with --grad is refused.",
     ),
 ]
@@ -89,6 +92,10 @@ DecimalOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
+ExplainOption = Annotated[
+    bool,
+    typer.Option("--explain", "-e", help="After the table, the derivation step by step with your numbers (with --grad, the chain rule too)."),
+]
 
 
 NanPolicyOption = Annotated[
@@ -140,8 +147,16 @@ def reject_option_like(value: str | None, command: str) -> None:
             raise UsageError(f"no such option: {value} (see '{PROG} {command} --help')")
 
 
-def resolve_format(fmt: Format, env: Environment, grad: bool = False) -> str:
-    """The concrete format; on a pipe csv when the gradient is asked, since plain cannot carry it."""
+def resolve_format(fmt: Format, env: Environment, grad: bool = False, explain: bool = False) -> str:
+    """The concrete format; on a pipe csv when the gradient is asked, since plain cannot carry it.
+    ``--explain`` is for people: a table even on a pipe, and refused with a machine format."""
+    if explain:
+        if fmt is Format.auto:
+            return "table"
+        if fmt.value not in render.HUMAN_FORMATS:
+            raise UsageError(
+                f"--explain writes for people; {fmt.value} stays machine output: use --format table, markdown or latex"
+            )
     if fmt is Format.auto:
         return "table" if env.stdout_isatty else ("csv" if grad else "plain")
     if fmt is Format.plain and grad:
@@ -155,7 +170,7 @@ def warn(env: Environment, result, quiet: bool, fmt: str) -> None:
         return
     for note in result.notes:
         env.warn(note)
-    if result.omitted and fmt != "table":
+    if result.omitted and fmt not in render.HUMAN_FORMATS:
         env.warn(result.omitted_note())
 
 
@@ -170,9 +185,10 @@ def emit(
     rows: int = 20,
     all_rows: bool = False,
     quiet: bool = False,
+    explain: bool = False,
 ) -> None:
     env: Environment = ctx.obj
-    concrete = resolve_format(fmt, env, grad)
+    concrete = resolve_format(fmt, env, grad, explain)
     warn(env, result, quiet, concrete)
     render.write(
         result,
@@ -182,6 +198,7 @@ def emit(
         show_grad=grad,
         class_names=class_names,
         max_rows=None if all_rows else rows,
+        explain=explain,
     )
 
 
@@ -303,6 +320,7 @@ def _common_options(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
+    explain: ExplainOption = False,
 ) -> None:
     """The options every loss command has (its signature is what the commands reuse)."""
 
@@ -356,14 +374,16 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         rows, all_rows = given["rows"], given["all_rows"]
         parameters = {p.name: p.checked(parameter_value(env, p, given[f"parameter_{p.name}"], decimal)) for p in spec.parameters}
         arguments = positional(env, [given[f"input_{i.key}"] for i in spec.inputs], spec.name, delimiter, decimal)
-        concrete = resolve_format(given["fmt"], env, grad)  # before any work: plain with --grad is refused
+        explain = given["explain"]
+        concrete = resolve_format(given["fmt"], env, grad, explain)  # before any work: plain with --grad is refused
         sources = readers.sources_of(arguments)
         literal_notes: list[str] = []  # inline values out of the dtype's range
         if len(arguments) == len(spec.inputs) and all(source is None for source in sources):
             inputs = [parse_inline(text, i.name, dtype, literal_notes) for text, i in zip(arguments, spec.inputs)]
             result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
-            emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
+            emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet,
+                 explain=explain)
             return
         progress = progress_for(env, sources, quiet)
         with progress:
@@ -377,7 +397,7 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
                 with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters,
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
-                   max_rows=None if all_rows else rows, quiet=quiet, reading=options)
+                   max_rows=None if all_rows else rows, quiet=quiet, reading=options, explain=explain)
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
@@ -427,16 +447,16 @@ def located(error: DataError, reading: readers.TableOptions) -> DataError:
 
 def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
     """Rows an accumulator keeps for the output: the table's head and tail; none for a stream."""
-    if fmt != "table":
+    if fmt not in render.HUMAN_FORMATS:
         return 0
     return None if all_rows else rows
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None, notes=()) -> None:
+           class_names=None, notes=(), explain: bool = False) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
-    if fmt != "table":
+    if fmt not in render.HUMAN_FORMATS:
         writer = render.StreamWriter(fmt, env.stdout, accumulator.scale_grad, reduction=accumulator.reduction,
                                      show_grad=grad, class_names=class_names)
     table_rows = 0
@@ -444,7 +464,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
         for inputs in blocks:
             part = accumulator.add_block(*inputs)
             progress.update(rows=accumulator.rows_seen)
-            if fmt == "table" and max_rows is None:
+            if writer is None and max_rows is None:
                 # --all keeps every row for the table: stop as soon as there are more than it can draw.
                 table_rows += part.rows
                 table_view.check_all_rows(table_rows)
@@ -460,7 +480,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     if writer is not None:
         writer.finish(result)
     else:
-        render.write(result, "table", env.stdout, digits=digits, show_grad=grad, class_names=class_names, max_rows=max_rows)
+        render.write(result, fmt, env.stdout, digits=digits, show_grad=grad, class_names=class_names, max_rows=max_rows,
+                     explain=explain)
 
 
 for _spec in losses.POINTWISE_LOSSES.values():
@@ -527,13 +548,13 @@ def add_class_command(loss: ClassLossCommand) -> None:
 def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
-    quiet, label_smoothing: float = 0.0,
+    quiet, explain, label_smoothing: float = 0.0,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
     scores = loss.accumulator.form.name
     arguments = positional(env, [logits, target], loss.name, delimiter, decimal)
-    concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
+    concrete = resolve_format(fmt, env, grad, explain)  # before any work: plain with --grad is refused
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
@@ -555,7 +576,8 @@ def run_class_loss(
         y = y.astype(dtype.value) if y.shape == x.shape else y
         result = loss.whole(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
-        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
+        emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet,
+             explain=explain)
         return
     progress = progress_for(env, sources, quiet)
     with progress:
@@ -572,7 +594,7 @@ def run_class_loss(
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names))
+               notes=shadowed_indices_note(class_names), explain=explain)
 
 
 XENT = ClassLossCommand(
@@ -608,12 +630,12 @@ NLL = ClassLossCommand(
 
     nll(log_softmax(x), y) is xent(x, y); give logits to xent instead.
 
-    Example: losscli nll "-1.5,-0.5,-2;-0.1,-3,-2.5" 1,0   →   (0.5 + 0.1) / 2 = 0.3
+    Example: losscli nll "-1.6094,-0.3567,-2.3026;-0.1165,-2.3026,-4.6052" 1,0   →   (0.3567 + 0.1165) / 2 = 0.2366
 
     Tables: losscli nll data.csv --target label (the other numeric columns are the log-probabilities).
     """,
     scores_metavar="logprobs",
-    scores_help="Log-probabilities: C values, N rows \"-1.5,-0.5,-2;-0.1,-3,-2.5\", a file, or -",
+    scores_help="Log-probabilities: C values, N rows \"-1.61,-0.36,-2.3;-0.12,-2.3,-4.61\", a file, or -",
     target_help="Class indices (or names with --classes), a file, or -",
     columns_help="Log-probability columns of a table: c0,c1,c2 or 2-11.",
     smoothing=False,
@@ -640,6 +662,7 @@ def softmax(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
+    explain: ExplainOption = False,
 ) -> None:
     """Softmax (or log-softmax) of a vector or of each row, as torch.softmax, computed stably.
 
@@ -659,9 +682,9 @@ def softmax(
             raise UsageError("--logits picks columns of a table; the input here is inline values")
         x = parse_inline(arguments[0], "input", dtype.value, literal_notes)
     else:
-        concrete = resolve_format(fmt, env)
+        concrete = resolve_format(fmt, env, explain=explain)
         spooled = None
-        if source.is_stdin and dim in (0, -2) and concrete != "table" and env.stdin is not None:
+        if source.is_stdin and dim in (0, -2) and concrete not in render.HUMAN_FORMATS and env.stdin is not None:
             # Softmax down the columns reads its input three times: stdin goes to a file first.
             from .binary_inputs import spool_to_file
 
@@ -672,7 +695,7 @@ def softmax(
             reading = table_options(env, header, delimiter, progress, decimal=decimal)
             x = readers.table_rows(reading, source, logits_columns)
             announce(env, reading, quiet)
-            if not isinstance(x, np.ndarray) and dim in (0, -2) and concrete != "table":
+            if not isinstance(x, np.ndarray) and dim in (0, -2) and concrete not in render.HUMAN_FORMATS:
                 # Down each column: the maxima, then the sums, then the output, each a read of the file.
                 column_softmax = losses.ColumnSoftmax(temperature=temperature, log=log)
 
@@ -694,7 +717,7 @@ def softmax(
                 )
                 blocks = ((block.astype(dtype.value, copy=False), None) for block in x)
                 stream(env, accumulator, blocks, progress, fmt=concrete, grad=False, digits=digits,
-                       max_rows=None if all_rows else rows, quiet=quiet, reading=reading)
+                       max_rows=None if all_rows else rows, quiet=quiet, reading=reading, explain=explain)
                 return
             x = (x if isinstance(x, np.ndarray) else np.concatenate(list(x))).astype(dtype.value, copy=False)
             input_columns = reading.report.columns
@@ -702,7 +725,7 @@ def softmax(
     result = with_notes(result, tuple(literal_notes))
     if input_columns:
         result = replace(result, input_columns=dict(input_columns))
-    emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet)
+    emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet, explain=explain)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -729,7 +752,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         env.stdout.flush()  # buffered output meets a full disk here, while it can still be reported
         return status
     except LossCliError as error:
-        env.error(error.message)
+        env.error(error.message + (_file_like_option_hint(argv) if error.status == ExitStatus.USAGE else ""))
         return int(error.status)
     except KeyboardInterrupt:
         env.say("interrupted")
@@ -751,10 +774,19 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         command = getattr(context, "command_path", PROG)
         unknown = _unknown_option(argv, context)
         message = f"no such option: {unknown}" if unknown else _one_line(error.format_message())
-        env.error(f"{message} (see '{command} --help')")
+        env.error(f"{message} (see '{command} --help')" + _file_like_option_hint(argv))
         return int(error.exit_code)
     finally:
         _OPERANDS.reset(operands)
+
+
+def _file_like_option_hint(argv: list[str]) -> str:
+    """When an argument read as options is a file here (``-lead.csv``), how to name it."""
+    options = split_operands(argv)[0]
+    for word in options[1:]:
+        if word.startswith("-") and word != "-" and not word.startswith("--") and os.path.exists(word):
+            return f"; {printable(word)} is a file here: put it after `--` ({PROG} {options[0]} -- {printable(word)})"
+    return ""
 
 
 def _unknown_option(argv: list[str], context) -> str | None:

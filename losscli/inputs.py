@@ -43,6 +43,13 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
+def quoted(text: str) -> str:
+    """``text`` in quotes for a message, control characters escaped once (``repr`` would escape
+    the escapes again: ``'p\\x1b'``)."""
+    text = printable(text)
+    return f'"{text}"' if "'" in text and '"' not in text else f"'{text}'"
+
+
 def _fields(row: str) -> list[str]:
     if "," in row:
         return [field.strip() for field in row.split(",")]
@@ -70,7 +77,7 @@ def split_inline(text: str, name: str) -> list[list[str]]:
     for wide, ascii_mark in FULL_WIDTH.items():
         if wide in text:
             what = {",": "comma", ";": "semicolon"}.get(ascii_mark, "bracket")
-            raise DataError(f"{name}: full-width {what} {wide!r} in {printable(text)!r}: use {ascii_mark!r}")
+            raise DataError(f"{name}: full-width {what} {wide!r} in {quoted(text)}: use {ascii_mark!r}")
     if text.lstrip().startswith("["):
         text = _unbracket(text, name)
     if not text.strip():
@@ -122,7 +129,7 @@ def parse_inline(text: str, name: str, dtype: str = "float64", notes: list[str] 
         for k, field in enumerate(fields, start=1):
             if not is_number(field):
                 where = f"{name} row {r}" if len(table) > 1 else name
-                raise DataError(f"{where}: value {k} is not a number: {printable(field)!r}")
+                raise DataError(f"{where}: value {k} is not a number: {quoted(field)}")
     array = np.array([[float(field) for field in fields] for fields in table], dtype=np.float64)
     with np.errstate(over="ignore"):  # 1e39 in float32: inf, as in PyTorch, and noted below
         narrowed = array.astype(dtype, copy=False)
@@ -148,7 +155,7 @@ def _out_of_range(table: list[list[str]], values: np.ndarray, name: str, dtype: 
     became = f"{float(values[r, k]):g}"
     more = f" ({len(lost)} values in all)" if len(lost) > 1 else ""
     hint = "; --dtype float64 keeps it" if dtype != "float64" and np.isfinite(float(table[r][k])) and float(table[r][k]) != 0 else ""
-    return [f"{where}: value {k + 1} {printable(table[r][k])!r} is out of the {dtype} range and became {became}{more}{hint}"]
+    return [f"{where}: value {k + 1} {quoted(table[r][k])} is out of the {dtype} range and became {became}{more}{hint}"]
 
 
 def shadowed_indices(classes: list[str] | None) -> list[tuple[str, int]]:
@@ -203,10 +210,10 @@ def parse_labels(text: str, classes: list[str] | None) -> np.ndarray:
             known = f" (classes: {', '.join(map(printable, classes))})" if classes else ""
             if is_number(field) and classes:
                 raise DataError(
-                    f"target value {k} is not a class name: {printable(field)!r}{known}; "
+                    f"target value {k} is not a class name: {quoted(field)}{known}; "
                     "with numeric class names targets are read as names only"
                 )
-            raise DataError(f"target value {k} is neither a number nor a class name: {printable(field)!r}{known}")
+            raise DataError(f"target value {k} is neither a number nor a class name: {quoted(field)}{known}")
         labels.append(index)
     return np.array(labels, dtype=np.float64)
 
@@ -218,7 +225,7 @@ def parse_class_names(text: str) -> list[str]:
         if not name:
             raise UsageError(f"--classes: name {i + 1} is empty")
         if name in names[:i]:
-            raise UsageError(f"--classes: {printable(name)!r} is given twice")
+            raise UsageError(f"--classes: {quoted(name)} is given twice")
     return names
 
 

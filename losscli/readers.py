@@ -37,6 +37,7 @@ from .inputs import (
     is_value,
     parse_option_vector,
     printable,
+    quoted,
     shadowed_indices,
 )
 
@@ -111,7 +112,7 @@ def parse_delimiter(text: str | None) -> str | None | bool:
     if len(text) == 1 and text not in "\"#\r\n" and not text.isalnum() and text not in ".-+":
         return text
     raise UsageError(
-        f"--delimiter {printable(text)!r} cannot separate numbers; use one character such as , ; | "
+        f"--delimiter {quoted(text)} cannot separate numbers; use one character such as , ; | "
         "or a name: tab, comma, semicolon, pipe, space"
     )
 
@@ -120,7 +121,7 @@ def parse_decimal(text: str | None, delimiter: str | None | bool) -> str:
     """``--decimal`` as "." or ","; a comma cannot be both the decimal mark and the delimiter."""
     mark = {None: ".", ".": ".", "point": ".", "dot": ".", ",": ",", "comma": ","}.get(None if text is None else text.lower())
     if mark is None:
-        raise UsageError(f"--decimal {printable(text)!r}: use . (the default) or ,")
+        raise UsageError(f"--decimal {quoted(text)}: use . (the default) or ,")
     if mark == "," and delimiter == ",":
         raise UsageError("--decimal , and --delimiter , cannot both be a comma; such files use ';' (-d ';')")
     return mark
@@ -638,17 +639,17 @@ class DelimitedTable:
         if len(matches) > 1:
             where = " and ".join(str(i + 1) for i in matches)
             raise UsageError(
-                f"{printable(self.source.name)}: column name {printable(spec)!r} appears twice "
+                f"{printable(self.source.name)}: column name {quoted(spec)} appears twice "
                 f"(columns {where}); select it by position"
             )
         if not matches:
             import difflib
 
             near = difflib.get_close_matches(spec, self.columns, n=3, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(printable(n)) for n in near)}?" if near else ""
+            hint = f"; did you mean {' or '.join(quoted(n) for n in near)}?" if near else ""
             if not hint and not self.has_header:
                 hint = "; the table was read without a header: if its first row names the columns, add --header"
-            raise UsageError(f"{option} {printable(spec)!r}: no such column{hint} ({self.describe_columns()})")
+            raise UsageError(f"{option} {quoted(spec)}: no such column{hint} ({self.describe_columns()})")
         return matches[0]
 
     def column_label(self, index: int) -> str:
@@ -899,14 +900,14 @@ class DelimitedTable:
         where = f"{self.source.name}:{line}: column {self.column_label(column)}"
         if is_missing(value) or (self.nan_policy == "raise" and value.lower().lstrip("+-") == "nan"):
             if self.nan_policy == "raise":
-                what = "an empty value" if not value else f"missing value {printable(value)!r}"
+                what = "an empty value" if not value else f"missing value {quoted(value)}"
                 raise DataError(f"{where}: {what} (--nan-policy raise; propagate or omit read it as nan)")
             return float("nan")
         number = value
         if self.decimal == ",":
             if "." in value:
                 raise DataError(
-                    f"{where}: {printable(value)!r} has a '.' but --decimal is ',' "
+                    f"{where}: {quoted(value)} has a '.' but --decimal is ',' "
                     "(thousands separators are not read; without --decimal '.' is the decimal mark)"
                 )
             number = value.replace(",", ".", 1) if value.count(",") == 1 else value
@@ -914,7 +915,7 @@ class DelimitedTable:
             hint = ""
             if self.decimal != "," and self.delimiter != "," and is_number(value.replace(",", ".", 1)):
                 hint = f" ({DECIMAL_COMMA_HINT})"
-            raise DataError(f"{where}: {printable(value)!r} is not a number{hint}")
+            raise DataError(f"{where}: {quoted(value)} is not a number{hint}")
         return float(number)
 
     def _parse_exactly(self, text: str, first_line: int, usecols: list[int]) -> np.ndarray:
@@ -1204,7 +1205,7 @@ def elementwise_blocks(
     if len(arguments) == 1 or not arguments:
         source = sources[0] if arguments else STDIN
         if source is None:
-            raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
+            raise UsageError(f"{quoted(arguments[0])} is one inline value; give the target too")
         table = options.open(source)
         options.report.rows_from = source
         pair = _pair_columns(table, pred, target, options.report)
@@ -1230,7 +1231,7 @@ def _blocks_with_var(arguments, sources, parse_inline, options: TableOptions, sp
     if len(arguments) <= 1:
         source = sources[0] if arguments else STDIN
         if source is None:
-            raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target and the variance too")
+            raise UsageError(f"{quoted(arguments[0])} is one inline value; give the target and the variance too")
         table = options.open(source)
         options.report.rows_from = source
         used = _var_columns(table, *specs, options.report)
@@ -1258,11 +1259,11 @@ def _labels_to_indices(labels: list[str], lines: list[int], names: list[str] | N
         if index is None:
             if not names:
                 raise DataError(
-                    f"{source.name}:{line}: label {printable(label)!r} is not a class index "
+                    f"{source.name}:{line}: label {quoted(label)} is not a class index "
                     "(name the classes with --classes, or give the logit columns header names)"
                 )
             known = ", ".join(map(printable, names))
-            raise DataError(f"{source.name}:{line}: label {printable(label)!r} is not a class ({known})")
+            raise DataError(f"{source.name}:{line}: label {quoted(label)} is not a class ({known})")
         indices.append(index)
     return np.array(indices)
 
@@ -1291,7 +1292,7 @@ def xent_blocks(
     if len(arguments) <= 1:
         source = sources[0] if arguments else STDIN
         if source is None:
-            raise UsageError(f"{printable(arguments[0])!r} is one inline value; give the target too")
+            raise UsageError(f"{quoted(arguments[0])} is one inline value; give the target too")
         table = options.open(source, frozenset(classes or ()))
         options.report.rows_from = source
         label = columns.label_column(table.shape(), target_spec)

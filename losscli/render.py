@@ -22,6 +22,8 @@ from .errors import OutputError
 from .result import LossResult, OmittedRows
 from .table_view import write_table
 
+HUMAN_FORMATS = ("table", "markdown", "latex")  # rounded for reading; they keep a head and tail of rows
+
 # ---------------------------------------------------------------------------------------------
 # exact numbers
 
@@ -273,16 +275,23 @@ def write(
     show_grad: bool = False,
     class_names: list[str] | None = None,
     max_rows: int | None = 20,
+    explain: bool = False,
 ) -> None:
-    """Write a whole ``result`` in ``fmt`` (``auto`` already resolved to a concrete format)."""
+    """Write a whole ``result`` in ``fmt`` (``auto`` already resolved to a concrete format).
+    ``explain`` adds the derivation to the table; markdown and latex always carry it."""
     if fmt == "plain":
         write_plain(result, out)
     elif fmt == "csv":
         write_csv(result, out, show_grad=show_grad, class_names=class_names)
     elif fmt == "json":
         write_json(result, out, show_grad=show_grad, class_names=class_names)
+    elif fmt in ("markdown", "latex"):
+        from .typeset import write_document
+
+        write_document(result, fmt, out, digits=digits, show_grad=show_grad, class_names=class_names, max_rows=max_rows)
     else:
-        write_table(result, out, digits=digits, show_grad=show_grad, class_names=class_names, max_rows=max_rows)
+        write_table(result, out, digits=digits, show_grad=show_grad, class_names=class_names, max_rows=max_rows,
+                    explain=explain)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ class HandTerms:
 
     template: str  # str.format fields: the input column keys ({pred}, {target}, ...) and {term}
     group: tuple[str, str]  # brackets around the sum
+    explained: Any = None  # losses.pointwise.Explained: the term and its derivative, for --explain
+    symbols: tuple[tuple[str, str], ...] = ()  # each input's symbol and name: ("ŷ", "prediction")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class ClassTargets:
     target_kind: str  # "index" or "probs"
     classes: int
     valid: int  # samples not ignored, in the whole input
+    applies_softmax: bool = True  # the scores are logits (cross-entropy), not log-probabilities (NLL)
 
     def to_dict(self) -> dict:
         return {"target_kind": self.target_kind, "classes": self.classes}

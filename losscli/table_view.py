@@ -167,7 +167,12 @@ def check_all_rows(rows: int) -> None:
 # ---------------------------------------------------------------------------------------------
 # glyphs: a stream that cannot encode them (PYTHONIOENCODING=ascii, latin-1) gets ASCII stand-ins
 
-ASCII_STAND_INS = {"ŷ": "yhat", "−": "-", "²": "^2", "Σ": "sum", "⋮": "...", "…": "...", "∂": "d", "′": "'"}
+ASCII_STAND_INS = {
+    "ŷ": "yhat", "−": "-", "²": "^2", "Σ": "sum", "⋮": "...", "…": "...", "∂": "d", "′": "'",
+    # and those of --explain
+    "ℓ": "l", "·": "*", "—": "--", "½": "1/2", "∞": "inf", "ε": "eps", "δ": "delta", "β": "beta", "α": "alpha",
+    "γ": "gamma", "σ": "sigma", "π": "pi", "≥": ">=", "≤": "<=", "⁺": "+", "⁻¹²": "^-12",
+}
 _BOX_GLYPHS = "┏━┳┓┃┡╇┩│├┼┤└┴┘─"
 
 
@@ -230,7 +235,7 @@ class Grid:
     footer: list[str] | None
 
 
-def _grid(result: LossResult, shown: list[int], digits: int, grad, class_names, glyphs) -> Grid:
+def table_grid(result: LossResult, shown: list[int], digits: int, grad, class_names, glyphs) -> Grid:
     headers = result.index_headers() + [column.label for column in result.columns]
     if grad is not None:
         headers.append(f"∂loss/∂{result.presentation.grad_of}")
@@ -347,8 +352,10 @@ def write_table(
     class_names: list[str] | None = None,
     max_rows: int | None = 20,
     width: int | None = None,
+    explain: bool = False,
 ) -> None:
-    """The table of ``result`` at ``width`` columns (the terminal's when None), then its notes.
+    """The table of ``result`` at ``width`` columns (the terminal's when None), then its notes;
+    with ``explain``, the derivation step by step.
 
     The table keeps ``digits`` if it fits, else drops to as few as ``MIN_FIT_DIGITS`` (and its
     title says so), else becomes one block per row. The derivation wraps between terms on a
@@ -372,21 +379,11 @@ def write_table(
         for line in wrap_between_terms(text, console.width) if wrap else [text]:
             console.print(Text(line, style=style), soft_wrap=True)
 
-    name = result.presentation.name
-    caption = f"{name}, reduction={result.reduction}, {result.dtype}"
-    for key, value in result.parameters.items():
-        if isinstance(value, (float, bool)) and not isinstance(result.details, (ClassTargets, SoftmaxSlices)):
-            caption += f", {key}={value:g}" if isinstance(value, float) else (f", {key}" if value else "")
-        elif isinstance(value, np.ndarray) and value.ndim == 1 and not isinstance(result.details, (ClassTargets, SoftmaxSlices)):
-            caption += f", {key}=" + _vector_text(value)
-    if isinstance(result.details, SoftmaxSlices):
-        caption = f"{name} over dim {result.details.dim}, {result.dtype}"
-    if result.input_columns:
-        caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
+    caption = table_caption(result)
     grad = result.grad_rows() if show_grad and result.grad is not None else None
     shown = shown_rows(result, max_rows)
     for fit_digits in range(digits, min(digits, MIN_FIT_DIGITS) - 1, -1):
-        grid = _grid(result, shown, fit_digits, grad, class_names, glyphs)
+        grid = table_grid(result, shown, fit_digits, grad, class_names, glyphs)
         widths = fit_widths(grid, console.width)
         if widths is not None:
             say(caption if fit_digits == digits else f"{caption}, {fit_digits} digits to fit")
@@ -394,7 +391,7 @@ def write_table(
             break
     else:
         say(caption)
-        grid = _grid(result, shown, digits, grad, class_names, glyphs)
+        grid = table_grid(result, shown, digits, grad, class_names, glyphs)
         for line in _stacked_lines(grid, console.width, unicode):
             console.print(Text(line), soft_wrap=True)
 
@@ -409,6 +406,29 @@ def write_table(
         say(line)
     if isinstance(result.details, ClassTargets) and result.reduction == "mean":
         say(_xent_normaliser_note(result), style="dim")
+    if explain:
+        from .explain import explain as derive
+        from .typeset import explanation_lines
+
+        console.print()
+        for text in explanation_lines(derive(result, digits=digits, show_grad=show_grad, class_names=class_names), unicode):
+            say(text)
+
+
+def table_caption(result: LossResult) -> str:
+    """The line above the table: the loss, its reduction, dtype and options, the columns read."""
+    name = result.presentation.name
+    caption = f"{name}, reduction={result.reduction}, {result.dtype}"
+    for key, value in result.parameters.items():
+        if isinstance(value, (float, bool)) and not isinstance(result.details, (ClassTargets, SoftmaxSlices)):
+            caption += f", {key}={value:g}" if isinstance(value, float) else (f", {key}" if value else "")
+        elif isinstance(value, np.ndarray) and value.ndim == 1 and not isinstance(result.details, (ClassTargets, SoftmaxSlices)):
+            caption += f", {key}=" + _vector_text(value)
+    if isinstance(result.details, SoftmaxSlices):
+        caption = f"{name} over dim {result.details.dim}, {result.dtype}"
+    if result.input_columns:
+        caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
+    return caption
 
 
 def _vector_text(values: np.ndarray) -> str:

@@ -19,7 +19,7 @@ CATALOGUE = [
     (["mse", "1;2;3", "1,2,3"], DATA, "target has shape (3,) but prediction has shape (3, 1) (no broadcasting"),
     (["mse", "1_000", "1"], DATA, "prediction: value 1 is not a number: '1_000'"),
     (["mse", "0x10", "1"], DATA, "not a number: '0x10'"),
-    (["mse", "1,2", "1,\x1b[31m"], DATA, "not a number: '\\\\x1b[31m'"),
+    (["mse", "1,2", "1,\x1b[31m"], DATA, "not a number: '\\x1b[31m'"),
     (["mse", "1,2"], USAGE, "'1,2' is one inline value; give the target too"),
     (["mse", "1,2", "3,4", "--reduction", "avg"], USAGE, "'avg' is not one of"),
     (["mse", "1,2", "3,4", "--format", "xml"], USAGE, "--format"),

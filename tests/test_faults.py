@@ -75,8 +75,13 @@ FAULTS = [
     ("negative-inline", ["l1", "-1,-2", "3,4"], "pipe", "pipe", {}, 0, "5.0\n", ""),
     ("option-without-dashdash", ["mse", "1,2", "--frobnicate"], "pipe", "pipe", {}, 2, "", "no such option: --frobnicate"),
     ("dashdash-extra", ["mse", "--", "-lead.csv", "-x", "-y"], "pipe", "pipe", {}, 2, "", "unexpected extra argument"),
+    # Without "--" the name is read as short options; a file of that name here gets the hint.
+    ("dash-file-hint", ["mse", "-lead.csv", "2"], "pipe", "pipe", {}, 2, "",
+     "-lead.csv is a file here: put it after `--` (losscli mse -- -lead.csv)"),
     # Control characters in a file name are escaped, never sent to the terminal.
     ("control-file-name", ["mse", CONTROL_NAME], "pipe", "pipe", {}, 1, "", "\\x1b[31mbad\\r\\n.csv"),
+    # ... and in a column name, escaped once (not '\\\\x1b' as repr of the escaped text gives).
+    ("control-column-name", ["mse", "small.csv", "--pred", "p\x1bq"], "pipe", "pipe", {}, 2, "", "--pred 'p\\x1bq': no such column"),
 ]
 
 

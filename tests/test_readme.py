@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+# A block fenced with more backticks can hold output that has ``` in it (--format markdown).
+CONSOLE_BLOCK = re.compile(r"^(`{3,})console\n(.*?)^\1$", flags=re.S | re.M)
 
 
 def console_examples() -> list[tuple[str, str]]:
     examples = []
-    for block in re.findall(r"```console\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S):
+    for _, block in CONSOLE_BLOCK.findall(README.read_text(encoding="utf-8")):
         for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
             command, _, output = chunk.partition("\n")
             examples.append((command, output))
@@ -73,7 +75,8 @@ def rewrite_readme() -> int:
     def rerun(block: re.Match) -> str:
         nonlocal changed
         lines = []
-        for chunk in re.split(r"^\$ ", block.group(1), flags=re.M)[1:]:
+        fence, body = block.group(1), block.group(2)
+        for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
             command, _, old = chunk.partition("\n")
             with tempfile.TemporaryDirectory() as folder:
                 cwd = os.getcwd()
@@ -86,9 +89,9 @@ def rewrite_readme() -> int:
             new = "".join(line.rstrip() + "\n" for line in (run.stderr + run.stdout).splitlines())
             changed += new != old
             lines.append(f"$ {command}\n{new}")
-        return "```console\n" + "".join(lines) + "```"
+        return f"{fence}console\n" + "".join(lines) + fence
 
-    text = re.sub(r"```console\n(.*?)```", rerun, README.read_text(encoding="utf-8"), flags=re.S)
+    text = CONSOLE_BLOCK.sub(rerun, README.read_text(encoding="utf-8"))
     README.write_text(text, encoding="utf-8")
     return changed
 

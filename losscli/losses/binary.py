@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
-from .pointwise import Input, PointwiseLoss, Step, Tally, pointwise_loss
+from .pointwise import Case, Explained, Input, PointwiseLoss, Step, Tally, pointwise_loss
 
 LOG_FLOOR = -100  # BCELoss clamps each log here, so that p = 0 or 1 gives 100, not inf
 # The floor of x(1 − x) in BCELoss's gradient: PyTorch's EPSILON is a float, 1e-12 rounded to float32
@@ -46,6 +46,13 @@ def _weight_column(p: dict, like: np.ndarray) -> np.ndarray:
 
 
 WEIGHT_STEP = Step("weight", "w", lambda x, y, p: _weight_column(p, x), shown=_has_weight)
+
+
+def _weighted_written(parameters: dict, symbols: str, numbers: str) -> Case:
+    """A term written as ``w_i·(…)`` when a --weight was given, as ``…`` alone otherwise."""
+    if parameters.get("weight") is None:
+        return Case(symbols, numbers)
+    return Case(f"w_i·({symbols})", f"{{weight}}·({numbers})")
 
 
 # --- BCE on probabilities -----------------------------------------------------------------------
@@ -103,6 +110,18 @@ def _clamp_note(count: int, first: int) -> str:
     )
 
 
+def _bce_explained(parameters: dict) -> Explained:
+    return Explained(
+        term=(_weighted_written(
+            parameters,
+            "−(y_i·log p_i + (1 − y_i)·log(1 − p_i))",
+            "−({target}·{log_p:o} + (1 − {target})·{log_1mp:o})",
+        ),),
+        grad=(_weighted_written(parameters, "(p_i − y_i) / ((1 − p_i)·p_i)", "({pred} − {target:o}) / ((1 − {pred})·{pred})"),),
+        notes=("each log is clamped at −100, and (1 − p_i)·p_i in the gradient at 10⁻¹², as PyTorch's BCELoss does",),
+    )
+
+
 BCE = PointwiseLoss(
     name="bce",
     title="Binary cross-entropy on probabilities",
@@ -128,6 +147,7 @@ BCE = PointwiseLoss(
     nan_how="the term is nan",
     check=_check_probabilities,
     tallies=(Tally(lambda x, y, p: np.logical_or(*_clamped(x, y)), _clamp_note),),
+    explained=_bce_explained,
 )
 
 
@@ -165,6 +185,22 @@ def _pos_weight_column(x: np.ndarray, y: np.ndarray, p: dict) -> np.ndarray:
     return np.broadcast_to(p["pos_weight"], x.shape)
 
 
+def _bce_logits_explained(parameters: dict) -> Explained:
+    positive = parameters.get("pos_weight") is not None
+    pos, pos_n = ("w⁺_i·", "{pos_weight}·") if positive else ("", "")
+    grad = ("(w⁺_i·y_i + 1 − y_i)·σ(x_i) − w⁺_i·y_i", "({pos_weight}·{target} + 1 − {target})·{sigmoid} − {pos_weight}·{target}")
+    return Explained(
+        term=(_weighted_written(
+            parameters,
+            f"−({pos}y_i·log σ(x_i) + (1 − y_i)·(log σ(x_i) − x_i))",
+            f"−({pos_n}{{target}}·{{log_sigmoid:o}} + (1 − {{target}})·({{log_sigmoid}} − {{pred:o}}))",
+        ),),
+        grad=(_weighted_written(parameters, *grad) if positive else _weighted_written(parameters, "σ(x_i) − y_i", "{sigmoid} − {target:o}"),),
+        where=("σ(x) = 1/(1 + e^(−x))", "log(1 − σ(x)) = log σ(x) − x"),
+        notes=("w⁺_i is --pos-weight",) if positive else (),
+    )
+
+
 BCE_LOGITS = PointwiseLoss(
     name="bce-logits",
     title="Binary cross-entropy on logits",
@@ -189,6 +225,7 @@ BCE_LOGITS = PointwiseLoss(
     ),
     inputs=(LOGIT, BINARY_TARGET),
     nan_how="an infinite logit meets a target of 1 − y = 0 (inf·0)",
+    explained=_bce_logits_explained,
 )
 
 
@@ -254,6 +291,20 @@ FOCAL = PointwiseLoss(
     ),
     inputs=(LOGIT, BINARY_TARGET),
     nan_how="an infinite logit meets a target of 1 − y = 0 (inf·0)",
+    explained=Explained(
+        term=(Case("α_t·(1 − p_t)^γ·bce_i", "{alpha_t}·(1 − {p_t})^{gamma}·{bce}"),),
+        grad=(Case(
+            "α_t·((1 − p_t)^γ·(p_i − y_i) − γ·(1 − p_t)^(γ−1)·bce_i·(2y_i − 1)·p_i·(1 − p_i))",
+            "{alpha_t}·((1 − {p_t})^{gamma}·({sigmoid} − {target:o}) − {gamma}·(1 − {p_t})^({gamma}−1)·{bce}·(2·{target} − 1)·{sigmoid}·(1 − {sigmoid}))",
+        ),),
+        where=(
+            "p_i = σ(x_i)",
+            "p_t = p_i·y_i + (1 − p_i)(1 − y_i)",
+            "α_t = α·y_i + (1 − α)(1 − y_i)",
+            "bce_i = −(y_i·log p_i + (1 − y_i)·log(1 − p_i))",
+        ),
+        notes=("α_t = 1 when α < 0; bce_i is BCE with logits, computed stably",),
+    ),
 )
 
 SPECS = (BCE, BCE_LOGITS, FOCAL)

@@ -427,7 +427,7 @@ class CrossEntropyAccumulator:
             presentation=self.presentation,
             shape=(self.n, self.classes),
             parameters=self._parameters(),
-            details=ClassTargets(self.kind, self.classes, self.valid),
+            details=ClassTargets(self.kind, self.classes, self.valid, self.form.applies_softmax),
             omitted=self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             rows_in=self.rows_seen,
             head_rows=self._window.first_rows(self.n),

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
-from .pointwise import Input, PointwiseLoss, Step, pointwise_loss
+from .pointwise import Case, Explained, Input, PointwiseLoss, Step, pointwise_loss
 from .softmax import _exp, _log
 
 
@@ -69,6 +69,12 @@ KL = PointwiseLoss(
     reductions=("mean", "batchmean", "sum", "none"),
     nan_how="a target below 0 has no log, or a target of 0 meets an input of −inf (0·inf)",
     display="KL divergence",
+    explained=lambda p: Explained(
+        term=(Case("p_i·(log p_i − x_i)", "{p}·({log_p} − {pred:o})"),),
+        grad=(Case("−p_i", "−{p:o}"),),
+        where=("p_i = e^(y_i)" if p["log_target"] else "p_i = y_i",),
+        notes=() if p["log_target"] else ("p_i·log p_i is 0 where p_i = 0 (xlogy)",),
+    ),
 )
 
 SPECS = (KL,)

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
-from .pointwise import PREDICTION, TARGET, Input, PointwiseLoss, Step, pointwise_loss
+from .pointwise import PREDICTION, TARGET, Case, Explained, Input, PointwiseLoss, Step, pointwise_loss
 
 
 # --- Poisson ------------------------------------------------------------------------------------
@@ -49,6 +49,23 @@ def _poisson_hand_term(p: dict) -> str:
     return "(" + (written + "+{stirling}" if p["full"] else written) + ")"
 
 
+def _poisson_explained(p: dict) -> Explained:
+    if p["log_input"]:
+        term = Case("e^(x_i) − y_i·x_i", "{exp} − {y_x:o}")
+        grad = Case("e^(x_i) − y_i", "{exp} − {target:o}")
+    else:
+        term = Case("x_i − y_i·log(x_i + ε)", "{pred} − {y_log:o}")
+        grad = Case("1 − y_i/(x_i + ε)", "1 − {target}/({pred} + {eps})")
+    if p["full"]:
+        term = Case(term.symbols + " + s_i", term.numbers + " + {stirling}")
+    if not p["full"]:
+        return Explained(term=(term,), grad=(grad,))
+    return Explained(
+        term=(term,), grad=(grad,), where=("s_i = y_i·log y_i − y_i + ½·log(2π·y_i)",),
+        notes=("s_i, Stirling's term of --full, is 0 where y_i ≤ 1",),
+    )
+
+
 POISSON_NLL = PointwiseLoss(
     name="poisson-nll",
     title="Poisson negative log-likelihood",
@@ -79,6 +96,7 @@ POISSON_NLL = PointwiseLoss(
         Input("target", "y", "target", "Targets y (counts): 1,2,7, a file, or - for stdin"),
     ),
     nan_how="a term is inf − inf",
+    explained=_poisson_explained,
 )
 
 
@@ -116,6 +134,16 @@ def _gaussian_hand_term(p: dict) -> str:
     return "½(log {var_clamped}+{diff}²/{var_clamped})" + ("+½log 2π" if p["full"] else "")
 
 
+def _gaussian_explained(p: dict) -> Explained:
+    constant = (" + ½·log 2π", " + ½·log 2π") if p["full"] else ("", "")
+    return Explained(
+        term=(Case("½·(log v_i + (ŷ_i − y_i)²/v_i)" + constant[0], "½·(log {var_clamped} + {diff:o}²/{var_clamped})" + constant[1]),),
+        grad=(Case("(ŷ_i − y_i)/v_i", "{diff}/{var_clamped}"),),
+        where=("v_i = max(σ²_i, ε)",),
+        notes=("v_i is the variance clamped at ε, as PyTorch does",),
+    )
+
+
 GAUSSIAN_NLL = PointwiseLoss(
     name="gaussian-nll",
     title="Gaussian negative log-likelihood",
@@ -141,6 +169,7 @@ GAUSSIAN_NLL = PointwiseLoss(
     ),
     nan_how="ŷ − y is inf − inf, or σ² and ŷ − y are both 0 with ε = 0",
     check=_no_negative_var,
+    explained=_gaussian_explained,
 )
 
 SPECS = (POISSON_NLL, GAUSSIAN_NLL)

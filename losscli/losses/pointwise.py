@@ -56,6 +56,31 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Case:
+    """One element's term (or its derivative) as a tutorial writes it, for ``--explain``.
+
+    ``symbols`` uses ``_i`` for the element's index: ``(ŷ_i − y_i)²``. ``numbers`` is the same
+    with the element's values put in, a ``str.format`` template over the table's columns (input,
+    step and ``term`` keys) and the parameters: ``({pred} − {target:o})²``; ``:o`` writes a
+    negative number in parentheses, as it must after an operator.
+    """
+
+    symbols: str
+    numbers: str
+    when: Callable[[dict], bool] | None = None  # of the row's values: which case of a piecewise term
+
+
+@dataclass(frozen=True)
+class Explained:
+    """How ``--explain`` writes a pointwise loss: its term and the term's derivative by cases."""
+
+    term: tuple[Case, ...]
+    grad: tuple[Case, ...]  # ∂ℓ_i/∂(first input)
+    where: tuple[str, ...] = ()  # the intermediate symbols the cases use, as equations: "d_i = ŷ_i − y_i"
+    notes: tuple[str, ...] = ()  # what the formulas do not say, in words: "each log is clamped at −100"
+
+
+@dataclass(frozen=True)
 class Tally:
     """Elements the computation treats specially (BCE's clamped logs): counted over the whole
     stream, reported in one note, ``note(count, first_row)`` (1-based)."""
@@ -94,6 +119,11 @@ class PointwiseLoss:
     # inputs in the data's dtype and their 0-based positions; nan is left to the nan policy.
     check: Callable[..., None] | None = None
     tallies: tuple[Tally, ...] = ()
+    # The term and its derivative for --explain; given the parameters when they change the formula.
+    explained: Explained | Callable[[dict], Explained] | None = None
+
+    def explained_for(self, parameters: dict) -> Explained | None:
+        return self.explained(parameters) if callable(self.explained) else self.explained
 
     @property
     def presentation(self) -> Presentation:
@@ -352,7 +382,12 @@ class PointwiseAccumulator:
             notes=tuple(notes),
             shape=(self.n,),
             parameters=dict(self.parameters),
-            details=HandTerms(spec.hand_term(self.parameters) if callable(spec.hand_term) else spec.hand_term, spec.hand_group),
+            details=HandTerms(
+                spec.hand_term(self.parameters) if callable(spec.hand_term) else spec.hand_term,
+                spec.hand_group,
+                spec.explained_for(self.parameters),
+                tuple((i.label, i.name) for i in spec.inputs),
+            ),
             omitted=self.nan_count.omitted if self.nan_count.policy == "omit" else None,
             rows_in=self.rows_seen,
             head_rows=self._window.first_rows(self.n),

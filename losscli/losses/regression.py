@@ -10,7 +10,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
-from .pointwise import DIFFERENCE, PointwiseLoss, Step, pointwise_loss
+from .pointwise import DIFFERENCE, Case, Explained, PointwiseLoss, Step, pointwise_loss
 
 
 def _sign_zero_at_nan(diff: np.ndarray) -> np.ndarray:
@@ -57,6 +57,14 @@ def _branch(threshold: str) -> Step:
     return Step("branch", "branch", values)
 
 
+def _quadratic(row: dict) -> bool:
+    return row.get("branch") == "quadratic"
+
+
+def _linear(row: dict) -> bool:
+    return row.get("branch") == "linear"
+
+
 L1 = PointwiseLoss(
     name="l1",
     title="L1 loss (mean absolute error)",
@@ -69,6 +77,10 @@ L1 = PointwiseLoss(
     hand_group=("(", ")"),
     example="(|2−4| + |3−5| + |4−6| + |5−7|) / 4 = 2",
     steps=(DIFFERENCE,),
+    explained=Explained(
+        term=(Case("|ŷ_i − y_i|", "|{pred} − {target:o}|"),),
+        grad=(Case("sign(ŷ_i − y_i)", "sign({pred} − {target:o})"),),
+    ),
 )
 
 MSE = PointwiseLoss(
@@ -83,6 +95,10 @@ MSE = PointwiseLoss(
     hand_group=("[", "]"),
     example="[(2−4)² + (3−5)² + (4−6)² + (5−7)²] / 4 = 4",
     steps=(DIFFERENCE,),
+    explained=Explained(
+        term=(Case("(ŷ_i − y_i)²", "({pred} − {target:o})²"),),
+        grad=(Case("2(ŷ_i − y_i)", "2({pred} − {target:o})"),),
+    ),
 )
 
 HUBER = PointwiseLoss(
@@ -99,6 +115,17 @@ HUBER = PointwiseLoss(
     parameters=(LossParameter("delta", "δ", 1.0, 0.0, minimum_allowed=False),),
     formula="½d² if |d| < δ, else δ(|d| − ½δ), with d = ŷ − y",
     steps=(DIFFERENCE, _branch("delta")),
+    explained=Explained(
+        term=(
+            Case("½·d_i²   (|d_i| < δ)", "½·{diff:o}²", _quadratic),
+            Case("δ·(|d_i| − ½·δ)   (|d_i| ≥ δ)", "{delta}·(|{diff}| − ½·{delta})", _linear),
+        ),
+        grad=(
+            Case("d_i   (|d_i| < δ)", "{diff}", _quadratic),
+            Case("δ·sign(d_i)   (|d_i| ≥ δ)", "{delta}·sign({diff})", _linear),
+        ),
+        where=("d_i = ŷ_i − y_i",),
+    ),
 )
 
 SMOOTH_L1 = PointwiseLoss(
@@ -115,6 +142,17 @@ SMOOTH_L1 = PointwiseLoss(
     parameters=(LossParameter("beta", "β", 1.0, 0.0, minimum_allowed=True),),
     formula="½d²/β if |d| < β, else |d| − ½β, with d = ŷ − y (β = 0 is L1)",
     steps=(DIFFERENCE, _branch("beta")),
+    explained=Explained(
+        term=(
+            Case("½·d_i²/β   (|d_i| < β)", "½·{diff:o}²/{beta}", _quadratic),
+            Case("|d_i| − ½·β   (|d_i| ≥ β)", "|{diff}| − ½·{beta}", _linear),
+        ),
+        grad=(
+            Case("d_i/β   (|d_i| < β)", "{diff}/{beta}", _quadratic),
+            Case("sign(d_i)   (|d_i| ≥ β)", "sign({diff})", _linear),
+        ),
+        where=("d_i = ŷ_i − y_i",),
+    ),
 )
 
 SPECS = (L1, MSE, HUBER, SMOOTH_L1)
