@@ -23,7 +23,7 @@ import numpy as np
 
 from .columns import TableShape
 from .errors import DataError, UsageError
-from .inputs import printable
+from .inputs import printable, quoted
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -264,7 +264,7 @@ def _npz_members(path: str, name: str) -> list[Member]:
         if not info.filename.endswith(".npy"):
             continue
         member = info.filename[: -len(".npy")]
-        where = f"{printable(name)}: member {printable(member)!r}"
+        where = f"{printable(name)}: member {quoted(member)}"
         opener = lambda info=info: archive.open(info)  # noqa: E731
         with opener() as stream:
             shape, fortran, dtype = _npy_stream_header(stream, where)
@@ -291,7 +291,7 @@ def _polars_members(path: str, name: str, kind: str) -> list[Member]:
         raise DataError(f"{printable(name)}: not a readable {KIND_NAMES[kind]} file ({str(error).splitlines()[0]})") from None
     members = []
     for column, dtype in schema.items():
-        where = f"{printable(name)}: column {printable(column)!r}"
+        where = f"{printable(name)}: column {quoted(column)}"
         if dtype.is_numeric() or dtype == pl.Boolean:
             numpy_dtype = np.dtype(np.float64) if dtype.is_float() else np.dtype(np.int64)
         elif dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
@@ -400,9 +400,9 @@ class BinaryTable:
             return self.columns.index(spec)
         whole = self._member_columns(spec)
         if len(whole) > 1:
-            raise UsageError(f"{option} {printable(spec)!r} is a 2-D array of {len(whole)} columns; {option} takes one column")
+            raise UsageError(f"{option} {quoted(spec)} is a 2-D array of {len(whole)} columns; {option} takes one column")
         names = ", ".join(printable(m.name) for m in self.members)
-        raise UsageError(f"{option} {printable(spec)!r}: no such {'member' if self.kind == 'npz' else 'column'} ({self.describe_columns()}; names: {names})")
+        raise UsageError(f"{option} {quoted(spec)}: no such {'member' if self.kind == 'npz' else 'column'} ({self.describe_columns()}; names: {names})")
 
     def resolve_many(self, spec: str, option: str) -> list[int]:
         indices = []
