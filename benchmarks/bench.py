@@ -8,7 +8,9 @@ peak RSS = "Maximum resident set size" from /usr/bin/time -v; median of N runs.
      wall and peak RSS as ratios to awk; losscli's value must match awk's to 1e-9 relative;
   3. memory growth: losscli's peak RSS at 10M vs 30M rows (only with --big);
   4. `--format table` vs `--format plain` on the 10M-row file;
-  5. LOSSCLI_READER=numpy vs the default reader, labelled by line 2 of `losscli --version`.
+  5. LOSSCLI_READER=numpy vs the default reader, labelled by line 2 of `losscli --version`;
+  6. softmax of a 1M x 10 table to `-f csv` vs an awk one-liner (wall, peak RSS); `softmax --dim 0`
+     peak RSS at 1M vs 3M rows (3M only with --big); mse over the same numbers as .npy vs CSV.
 A command that exits non-zero shows up as "failed: <first stderr line>".
 Data is generated once into benchmarks/data/ (numpy, fixed seed) and reused.
 
@@ -33,6 +35,8 @@ AWK = r'NR>1{d=$1-$2;s+=d*d} END{printf "%.17g\n", s/(NR-1)}'
 MLR = "d=$y_hat-$y; @s+=d*d; @n+=1; end{print @s/@n}"
 TORCH = ("import torch; print(torch.nn.functional.mse_loss("
          "torch.tensor([2.,3,4,5]), torch.tensor([4.,5,6,7])).item())")
+SOFTMAX_AWK = ('{m=$1; for(i=2;i<=NF;i++) if($i>m) m=$i; s=0; for(i=1;i<=NF;i++){e[i]=exp($i-m); s+=e[i]} '
+               'for(i=1;i<=NF;i++) printf "%s%.17g", (i>1?",":""), e[i]/s; print ""}')
 HELLO = ('"""Latency floor for benchmarks/bench.py: a one-command Typer app that imports numpy."""\n'
          "import typer, numpy  # noqa: E401, F401\n\napp = typer.Typer()\n\n\n@app.command()\n"
          'def hello():\n    print("hello")\n\n\nif __name__ == "__main__":\n    app()\n')
@@ -121,6 +125,30 @@ def dataset(rows, seed=0):
     return path
 
 
+def logits_table(rows, columns=10, seed=1):
+    """benchmarks/data/logits_<N>M_<C>.csv: normal logits (sd 3) with 6 decimals, no header."""
+    path = DATA / f"logits_{rows // 1_000_000}M_{columns}.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(exist_ok=True)
+    print(f"generating {path.relative_to(HERE.parent)} ...", file=sys.stderr, flush=True)
+    rng, tmp = np.random.default_rng(seed), path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        for start in range(0, rows, 1_000_000):
+            x = rng.normal(0, 3, (min(1_000_000, rows - start), columns))
+            np.savetxt(f, x, fmt="%.6f", delimiter=",")
+    tmp.replace(path)
+    return path
+
+
+def npy_of(csv_path, header):
+    """The numbers of a CSV as a .npy next to it (what np.save users have instead of the CSV)."""
+    path = csv_path.with_suffix(".npy")
+    if not path.exists():
+        np.save(path, np.loadtxt(csv_path, delimiter=",", skiprows=1 if header else 0))
+    return path
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
                platform.processor() or "unknown")
@@ -171,6 +199,39 @@ def agreement(ours, ref):
     return f"losscli {a!r}, awk {b!r}, rel. diff {rel:.1e} → {'agree' if rel <= 1e-9 else 'DISAGREE'}"
 
 
+def softmax_section(args, tp_n, emit):
+    """Section 6: softmax 1M x 10 vs awk, --dim 0 peak memory, .npy vs CSV read."""
+    logits = logits_table(1_000_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = measure(["sh", "-c", f'exec "$0" softmax "$1" -f csv > {tmp}/ours.csv', LOSSCLI, str(logits)], tp_n)
+        awk = measure(["sh", "-c", f"exec awk -F, '{SOFTMAX_AWK}' \"$0\" > {tmp}/awk.csv", str(logits)], tp_n)
+        check = sh([sys.executable, "-c", (
+            "import sys, numpy as np; o = np.loadtxt(sys.argv[1], delimiter=',', skiprows=1, usecols=5, max_rows=1000);"
+            "a = np.loadtxt(sys.argv[2], delimiter=',', max_rows=100).ravel();"
+            "print(f'{np.max(np.abs(o - a) / a):.1e}')"), f"{tmp}/ours.csv", f"{tmp}/awk.csv"])
+    rows = [["losscli softmax FILE -f csv", wall(ours), mb(ours), ratio(ours, awk), ratio(ours, awk, "rss")],
+            ["awk one-liner", wall(awk), mb(awk), "1.00×", "1.00×"]]
+    dim0 = {"1M": measure([LOSSCLI, "softmax", str(logits_table(1_000_000, 3)), "--dim", "0", "-f", "plain"], 1)}
+    if args.big:
+        dim0["3M"] = measure([LOSSCLI, "softmax", str(logits_table(3_000_000, 3)), "--dim", "0", "-f", "plain"], 1)
+    dim_rows = [[size, wall(r), mb(r), ratio(r, dim0["1M"], "rss")] for size, r in dim0.items()]
+    mse_csv = dataset(1_000_000)
+    mse_npy = npy_of(mse_csv, header=True)
+    read = {kind: measure([LOSSCLI, "mse", str(path), "--format", "plain"], tp_n) for kind, path in (("CSV", mse_csv), (".npy", mse_npy))}
+    same = "agree" if read["CSV"].out == read[".npy"].out else f"DIFFER: {read['CSV'].out} vs {read['.npy'].out}"
+    emit("## 6. Softmax over big tables; binary input\n\n"
+         "Row-wise softmax of a 1M × 10 table (6-decimal logits), output to a file; losscli writes one csv line per "
+         "element (row, col, x, e^x, Σ, softmax: 10M lines), awk one line of 10 probabilities per row.\n\n"
+         + table(["command", "wall", "peak RSS", "wall vs awk", "RSS vs awk"], rows)
+         + f"\n\nmax relative difference of the first 1000 probabilities, losscli vs awk: {check.stdout.strip() or check.stderr[:80]}"
+         + "\n\n`softmax --dim 0 -f plain` over N × 3 (the file is read three times: maxima, sums, output):\n\n"
+         + table(["rows", "wall", "peak RSS", "RSS vs 1M"], dim_rows)
+         + ("" if args.big else "\n\n3M rows: run with `--big`.")
+         + "\n\n`mse FILE --format plain` over the 1M-row numbers as CSV and as .npy (np.save):\n\n"
+         + table(["input", "wall", "peak RSS", "vs CSV"], [[k, wall(r), mb(r), ratio(r, read["CSV"])] for k, r in read.items()])
+         + f"\n\nValues: {same}.")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, help="runs per command for every section (overrides the two below)")
@@ -178,6 +239,7 @@ def main():
     ap.add_argument("--throughput-runs", type=int, default=5)
     ap.add_argument("--big", action="store_true", help="also generate and run 30M rows (memory growth)")
     ap.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md, keeping notes")
+    ap.add_argument("--softmax-only", action="store_true", help="run only section 6 (softmax, binary input)")
     args = ap.parse_args()
     lat_n = args.runs or args.latency_runs
     tp_n = args.runs or args.throughput_runs
@@ -190,6 +252,10 @@ def main():
     emit("# losscli benchmarks\n\n" + machine() + f"\n\nMedian of {lat_n} runs (latency) and {tp_n} "
          "(throughput); wall = perf_counter around subprocess.run; peak RSS from `/usr/bin/time -v` "
          "(throughput runs under it; latency: from a warm-up run under it, timed runs bare).")
+
+    if args.softmax_only:
+        softmax_section(args, tp_n, emit)
+        return
 
     # 1. latency
     hello = HERE / "hello_typer.py"
@@ -264,6 +330,9 @@ def main():
         ["rows", "reader", "wall", "peak RSS", "vs default", "printed"], rows)
         + ("\n\n`losscli --version` reports the same reader either way, so the variable may be unsupported."
            if default == numpy_ else ""))
+
+    # 6. softmax over big tables, binary input
+    softmax_section(args, tp_n, emit)
 
     if args.write:
         out = HERE / "RESULTS.md"

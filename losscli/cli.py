@@ -765,11 +765,33 @@ def softmax(
         x = parse_inline(arguments[0], "input", dtype.value, literal_notes)
     else:
         concrete = resolve_format(fmt, env, explain=explain)
+        spooled = None
+        if source.is_stdin and dim in (0, -2) and concrete not in render.HUMAN_FORMATS and env.stdin is not None:
+            # Softmax down the columns reads its input three times: stdin goes to a file first.
+            from .binary_inputs import spool_to_file
+
+            spooled = spool_to_file(env.stdin)
+            source = readers.Source(source.name, spooled.name)
         progress = progress_for(env, [source], quiet)
         with progress:
             reading = table_options(env, header, delimiter, progress, decimal=decimal)
             x = readers.table_rows(reading, source, logits_columns)
             announce(env, reading, quiet)
+            if not isinstance(x, np.ndarray) and dim in (0, -2) and concrete not in render.HUMAN_FORMATS:
+                # Down each column: the maxima, then the sums, then the output, each a read of the file.
+                column_softmax = losses.ColumnSoftmax(temperature=temperature, log=log)
+
+                def again():
+                    fresh = replace(reading, report=readers.InputReport(), on_progress=None)
+                    return (block.astype(dtype.value, copy=False) for block in readers.table_rows(fresh, source, logits_columns))
+
+                for block in x:
+                    column_softmax.see_max(block.astype(dtype.value, copy=False))
+                for block in again():
+                    column_softmax.see_sum(block)
+                stream(env, column_softmax, ((block, None) for block in again()), progress, fmt=concrete, grad=False,
+                       digits=digits, max_rows=None, quiet=quiet, reading=reading)
+                return
             if not isinstance(x, np.ndarray) and dim in (-1, 1):
                 # Softmax along each row: rows are independent, so the table streams.
                 accumulator = losses.SoftmaxAccumulator(

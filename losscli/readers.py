@@ -93,7 +93,9 @@ def source_for(argument: str) -> Source | None:
         return None  # numbers are values, even where a file has that name (reach it as ./2)
     if os.path.exists(argument):
         return Source(argument, argument)
-    looks_like_path = os.sep in argument or argument.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".dat"))
+    looks_like_path = os.sep in argument or argument.lower().endswith(
+        (".csv", ".tsv", ".txt", ".gz", ".dat", ".npy", ".npz", ".parquet", ".pq", ".arrow", ".feather", ".ipc")
+    )
     if looks_like_path and not any(ch in argument for ch in ",; "):
         raise DataError(f"{printable(argument)}: no such file")
     return None
@@ -530,7 +532,10 @@ class DelimitedTable:
         nul = data.find(b"\0")
         if nul >= 0:
             line = first_line + data.count(b"\n", 0, nul)
-            raise DataError(f"{self.source.name}:{line}: NUL byte: this looks like a binary file, not a table")
+            raise DataError(
+                f"{self.source.name}:{line}: NUL byte: this looks like a binary file, not a table "
+                "(losscli reads .npy, .npz, parquet and Arrow IPC/feather files; this one is none of them)"
+            )
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -978,6 +983,8 @@ class TableOptions:
         if source is None or source.is_stdin:
             return None
         table = replace(self, on_progress=None, report=InputReport()).open(source)
+        if not isinstance(table, DelimitedTable):
+            return None  # a binary table's rows are its rows: the message says "row N" already
         text, first_line, seen = table._first_text, table._line, 0
         while text is not None:
             for number, line in enumerate(text.splitlines(), start=first_line):
@@ -990,6 +997,9 @@ class TableOptions:
         return None
 
     def open(self, source: Source, data_words: frozenset[str] = frozenset()) -> DelimitedTable:
+        binary = self._open_binary_table(source)
+        if binary is not None:
+            return binary
         stream, size = open_binary(source, self.stdin)
         on_progress = self.on_progress
         if on_progress is not None and isinstance(stream, Decompressed):
@@ -1003,6 +1013,31 @@ class TableOptions:
             on_progress=on_progress, data_words=data_words, decimal=self.decimal, nan_policy=self.nan_policy,
             warnings=self.report.warnings,
         )
+
+
+def _open_binary_table(self: TableOptions, source: Source):
+    """A .npy, .npz, parquet or Arrow file as a table (``binary_inputs``), or None for text.
+
+    Told by its first bytes and its name; stdin holding one is copied to a temporary file first.
+    """
+    from . import binary_inputs
+
+    if source.is_stdin:
+        if self.stdin is None:
+            return None
+        self.stdin, head = binary_inputs.peek_stdin(self.stdin)
+        kind = binary_inputs.detect("", head)
+        if kind is None:
+            return None
+        spool = binary_inputs.spool_to_file(self.stdin)
+        return binary_inputs.open_table(source, kind, spool.name, spool)
+    if os.path.isdir(source.path):
+        return None  # the text reader names it
+    kind = binary_inputs.detect(source.path, binary_inputs.head_of(source.path))
+    return None if kind is None else binary_inputs.open_table(source, kind, source.path)
+
+
+TableOptions._open_binary_table = _open_binary_table
 
 
 def option_values(text: str, option: str, options: TableOptions | None = None) -> np.ndarray:
@@ -1302,7 +1337,7 @@ def _class_names(table: DelimitedTable, logit_columns: list[int], classes: list[
         columns.check_classes_against_header(classes, header, table.describe_columns())
     if classes is not None:
         return classes
-    if header is None or all(name.isdigit() for name in header):
+    if header is None or all(name.isdigit() for name in header) or not getattr(table, "names_classes", True):
         return None
     return columns.class_names_from_header(header)
 

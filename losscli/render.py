@@ -458,8 +458,17 @@ class StreamWriter:
 
     def _csv(self, part: LossResult) -> None:
         if self.header is None:
-            self.header = csv_header(part, show_grad=self.show_grad, class_names=self.class_names)
+            first = part.take_rows(0, 1) if part.rows else part  # the headers, without formatting every cell
+            self.header = csv_header(first, show_grad=self.show_grad, class_names=self.class_names)
             self.csv.writerow(self.header)
+        if not (self.show_grad or self.class_names):
+            from .csv_text import csv_text
+
+            pieces = csv_text(part)  # the common case, formatted in C
+            if pieces is not None:
+                for piece in pieces:
+                    self.out.write(piece)
+                return
         self.csv.writerows(csv_rows(part, show_grad=self.show_grad, class_names=self.class_names))
 
     def _replayed(self) -> Iterator[LossResult]:

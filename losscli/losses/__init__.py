@@ -23,7 +23,7 @@ from .distribution import kl_div
 from .likelihood import gaussian_nll, poisson_nll
 from .pointwise import PointwiseAccumulator, PointwiseLoss, pointwise_loss
 from .regression import huber, l1, mse, smooth_l1
-from .softmax import SoftmaxAccumulator, log_softmax, softmax
+from .softmax import ColumnSoftmax, SoftmaxAccumulator, log_softmax, softmax
 
 POINTWISE_LOSSES: dict[str, PointwiseLoss] = {
     spec.name: spec for spec in (*regression.SPECS, *binary.SPECS, *likelihood.SPECS, *distribution.SPECS)
@@ -43,7 +43,7 @@ def elementwise_loss(name: str, *inputs, reduction: str = "mean", nan_policy: st
 
 __all__ = [
     "DEFAULT_IGNORE_INDEX", "NAN_POLICIES", "POINTWISE_LOSSES", "REDUCTIONS", "ChunkedSum", "CrossEntropyAccumulator",
-    "LossParameter", "NLLAccumulator", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "bce",
+    "LossParameter", "NLLAccumulator", "PointwiseAccumulator", "PointwiseLoss", "SoftmaxAccumulator", "ColumnSoftmax", "bce",
     "bce_with_logits", "cross_entropy", "elementwise_loss", "focal", "gaussian_nll", "huber", "kl_div", "l1",
     "log_softmax", "mse", "nll_loss", "pointwise_loss", "poisson_nll", "smooth_l1", "softmax",
 ]

@@ -213,3 +213,120 @@ class SoftmaxAccumulator:
             rows_in=self.rows_seen * self.classes,
         )
 
+
+
+def _sum_down(total: np.ndarray | None, block: np.ndarray) -> np.ndarray:
+    """``total`` plus each row of ``block`` in turn: numpy's (and PyTorch's) order of an axis-0 sum,
+    so a column summed block by block is bit for bit the column summed at once."""
+    if total is None:
+        return block.sum(axis=0)
+    return np.add.reduce(np.concatenate([total[None], block]), axis=0)
+
+
+class ColumnSoftmax:
+    """Softmax down each column (``--dim 0``) of a table read in blocks, in flat memory.
+
+    The blocks are given three times (a file is read again each time; stdin is spooled first):
+    ``see_max`` finds each column's maximum, ``see_sum`` sums e^(x − max) down the rows in
+    order, and ``add_block`` then writes each block's probabilities. The numbers are those of
+    ``softmax(x, dim=0)`` on the whole table (same maxima, same sums in the same order).
+    """
+
+    reduction = "none"
+
+    def __init__(self, *, temperature: float = 1.0, log: bool = False):
+        _check_temperature(temperature)
+        self.temperature, self.log = temperature, log
+        self.top: np.ndarray | None = None
+        self.textbook = True  # every |x/T| < 700: the table shows e^x itself, as softmax() does
+        self.has_nan = self.has_posinf = self.all_neginf = None
+        self.denominator: np.ndarray | None = None
+        self.exp_sum: np.ndarray | None = None
+        self.rows = 0
+        self.rows_seen = 0
+
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        return x / x.dtype.type(self.temperature) if self.temperature != 1 else x
+
+    def see_max(self, x: np.ndarray) -> None:
+        with np.errstate(all="ignore"):
+            scaled = self._scaled(as_float_array(x, "input"))
+            top = np.max(scaled, axis=0)
+        self.top = top if self.top is None else np.maximum(self.top, top)
+        finite = np.isfinite(scaled)
+        self.textbook = self.textbook and bool(finite.all() and np.all(np.abs(scaled) < 700))
+        nan, posinf, neginf = np.isnan(scaled).any(axis=0), np.isposinf(scaled).any(axis=0), np.isneginf(scaled).all(axis=0)
+        if self.has_nan is None:
+            self.has_nan, self.has_posinf, self.all_neginf = nan, posinf, neginf
+        else:
+            self.has_nan, self.has_posinf, self.all_neginf = self.has_nan | nan, self.has_posinf | posinf, self.all_neginf & neginf
+        self.rows += len(x)
+
+    def see_sum(self, x: np.ndarray) -> None:
+        with np.errstate(all="ignore"):
+            scaled = self._scaled(as_float_array(x, "input"))
+            self.denominator = _sum_down(self.denominator, _exp(scaled - self.top))
+            if self.textbook:
+                self.exp_sum = _sum_down(self.exp_sum, np.exp(scaled))
+
+    def add_block(self, x, _target=None) -> LossResult:
+        """The softmax of a block of rows, with the columns' maxima and sums of the whole table."""
+        x = as_float_array(x, "input")
+        with np.errstate(all="ignore"):
+            scaled = self._scaled(x)
+            shifted = scaled - self.top
+            exp_shifted = _exp(shifted)
+            probabilities = exp_shifted / self.denominator
+            log_probabilities = shifted - _log(self.denominator)
+        value = log_probabilities if self.log else probabilities
+        columns = [Column("x", "x", x.ravel())]
+        power = "x"
+        if self.temperature != 1:
+            power = f"x/{self.temperature:g}"
+            columns.append(Column("x_over_t", power, scaled.ravel()))
+        if self.textbook:
+            with np.errstate(all="ignore"):
+                exp, total, key, label = np.exp(scaled), self.exp_sum, "exp", "e^x" if power == "x" else f"e^({power})"
+        else:
+            exp, total, key, label = exp_shifted, self.denominator, "exp_shifted", f"e^({power}−max)"
+        columns += [
+            Column(key, label, exp.ravel()),
+            Column("sum_" + key, "Σ " + label, np.broadcast_to(total, x.shape).ravel()),
+            Column("softmax", "softmax", probabilities.ravel()),
+        ]
+        if self.log:
+            columns.append(Column("log_softmax", "log-softmax", log_probabilities.ravel()))
+        start = self.rows_seen * x.shape[1]
+        self.rows_seen += len(x)
+        return LossResult(
+            loss="softmax", reduction="none", dtype=str(x.dtype), n=x.size, value=value, terms=value, grad=None,
+            columns=tuple(columns),
+            presentation=Presentation("log-softmax" if self.log else "softmax", grad_of="x", reduces=False),
+            shape=(self.rows, x.shape[1]),
+            parameters={"dim": 0, "temperature": self.temperature, "log": self.log},
+            row_numbers=np.arange(start, start + x.size),
+        )
+
+    @staticmethod
+    def scale_grad(grad):
+        return grad  # softmax has no loss to differentiate
+
+    def result(self) -> LossResult:
+        """The whole table's metadata (its numbers were written block by block)."""
+        if not self.rows:
+            raise DataError("no rows to compute on")
+        bad = self.has_nan | self.has_posinf | self.all_neginf
+        notes = ()
+        if bad.any():
+            reasons = {r for r, flags in (("nan", self.has_nan), ("inf", self.has_posinf), ("only -inf", self.all_neginf)) if flags.any()}
+            notes = (_softmax_note(int(bad.sum()), int(np.argmax(bad)) + 1, reasons, "column"),)
+        classes = len(self.top)
+        empty = np.empty(0, dtype=self.top.dtype)
+        return LossResult(
+            loss="softmax", reduction="none", dtype=str(self.top.dtype), n=self.rows * classes, value=empty,
+            terms=empty, grad=None, columns=(), notes=notes,
+            presentation=Presentation("log-softmax" if self.log else "softmax", grad_of="x", reduces=False),
+            shape=(self.rows, classes),
+            parameters={"dim": 0, "temperature": self.temperature, "log": self.log},
+            row_numbers=np.empty(0, dtype=np.int64), rows_in=self.rows * classes,
+        )
