@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
+from .curve import LOGIT as LOGIT_AXIS, PROBABILITY as PROBABILITY_AXIS, held_fixed
 from .pointwise import Input, PointwiseLoss, Step, Tally, pointwise_loss
 
 LOG_FLOOR = -100  # BCELoss clamps each log here, so that p = 0 or 1 gives 100, not inf
@@ -128,6 +129,7 @@ BCE = PointwiseLoss(
     nan_how="the term is nan",
     check=_check_probabilities,
     tallies=(Tally(lambda x, y, p: np.logical_or(*_clamped(x, y)), _clamp_note),),
+    curve=held_fixed(PROBABILITY_AXIS, "y = 1", 1.0),
 )
 
 
@@ -189,6 +191,7 @@ BCE_LOGITS = PointwiseLoss(
     ),
     inputs=(LOGIT, BINARY_TARGET),
     nan_how="an infinite logit meets a target of 1 − y = 0 (inf·0)",
+    curve=held_fixed(LOGIT_AXIS, "y = 1", 1.0),
 )
 
 
@@ -254,6 +257,7 @@ FOCAL = PointwiseLoss(
     ),
     inputs=(LOGIT, BINARY_TARGET),
     nan_how="an infinite logit meets a target of 1 − y = 0 (inf·0)",
+    curve=held_fixed(LOGIT_AXIS, "y = 1", 1.0),
 )
 
 SPECS = (BCE, BCE_LOGITS, FOCAL)

@@ -28,6 +28,8 @@ from .base import (
     as_float_array,
     check_reduction,
 )
+from .base import LossParameter
+from .curve import LOG_PROBABILITY, LOGIT, Curve
 from .softmax import log_softmax
 
 # Probability targets whose rows miss 1 by more than this are rejected (PyTorch takes them silently).
@@ -254,6 +256,9 @@ class CrossEntropyAccumulator:
     presentation = Presentation("cross-entropy", grad_of="x", samples=True, class_column="target")
     form = LOGITS
     takes_probability_targets = True
+    # For ``losscli plot``: two classes, the true one (0) at logit x, the other at 0 (bce-logits at y = 1).
+    curve = Curve(LOGIT, "2 classes, the other's logit 0", lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.size, dtype=np.int64)))
+    curve_parameters = (LossParameter("label_smoothing", "ε", 0.0, 0.0, maximum=1.0),)
 
     def __init__(
         self,
@@ -541,6 +546,11 @@ def _whole_arrays(accumulator: CrossEntropyAccumulator, logits, target) -> LossR
     return replace(result, value=value, grad=grad, shape=logits.shape)
 
 
+def _log1m_exp(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(-np.expm1(x))
+
+
 class NLLAccumulator(CrossEntropyAccumulator):
     """``nn.NLLLoss`` over blocks: (N, C) log-probabilities taken as given, N class indices.
 
@@ -557,6 +567,9 @@ class NLLAccumulator(CrossEntropyAccumulator):
     presentation = Presentation("NLL", grad_of="x", samples=True, class_column="target")
     form = LOG_PROBABILITIES
     takes_probability_targets = False
+    # For ``losscli plot``: the true class (0) at log-probability x, the other at log(1 − e^x).
+    curve = Curve(LOG_PROBABILITY, "2 classes", lambda x: (np.stack([x, _log1m_exp(x)], axis=1), np.zeros(x.size, dtype=np.int64)))
+    curve_parameters = ()
 
     def __init__(
         self,

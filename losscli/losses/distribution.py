@@ -11,6 +11,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
+from .curve import LOG_PROBABILITY, held_fixed
 from .pointwise import Input, PointwiseLoss, Step, pointwise_loss
 from .softmax import _exp, _log
 
@@ -69,6 +70,8 @@ KL = PointwiseLoss(
     reductions=("mean", "batchmean", "sum", "none"),
     nan_how="a target below 0 has no log, or a target of 0 meets an input of −inf (0·inf)",
     display="KL divergence",
+    # p = 1 on the class (log p = 0 with --log-target): the term is then −x, the NLL of x.
+    curve=lambda p: held_fixed(LOG_PROBABILITY, "p = 1", 0.0 if p["log_target"] else 1.0),
 )
 
 SPECS = (KL,)

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
+from .curve import ERROR, LOG_RATE, RATE, held_fixed
 from .pointwise import PREDICTION, TARGET, Input, PointwiseLoss, Step, pointwise_loss
 
 
@@ -79,6 +80,7 @@ POISSON_NLL = PointwiseLoss(
         Input("target", "y", "target", "Targets y (counts): 1,2,7, a file, or - for stdin"),
     ),
     nan_how="a term is inf − inf",
+    curve=lambda p: held_fixed(LOG_RATE if p["log_input"] else RATE, "y = 1", 1.0),
 )
 
 
@@ -141,6 +143,7 @@ GAUSSIAN_NLL = PointwiseLoss(
     ),
     nan_how="ŷ − y is inf − inf, or σ² and ŷ − y are both 0 with ε = 0",
     check=_no_negative_var,
+    curve=held_fixed(ERROR, "y = 0, σ² = 1", 0.0, 1.0),
 )
 
 SPECS = (POISSON_NLL, GAUSSIAN_NLL)

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import DataError, UsageError
 from ..mistakes import Watch
 from ..result import Column, HandTerms, LossResult, OmittedRows, Presentation
+from .curve import Curve
 from .base import (
     REDUCTIONS,
     ChunkedSum,
@@ -94,6 +95,11 @@ class PointwiseLoss:
     # inputs in the data's dtype and their 0-based positions; nan is left to the nan policy.
     check: Callable[..., None] | None = None
     tallies: tuple[Tally, ...] = ()
+    # What ``losscli plot`` draws it against, given the parameters (a Curve, or a function of them).
+    curve: Curve | Callable[[dict], Curve] | None = None
+
+    def curve_for(self, parameters: dict) -> Curve | None:
+        return self.curve(parameters) if callable(self.curve) else self.curve
 
     @property
     def presentation(self) -> Presentation:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
+from .curve import ERROR, held_fixed
 from .pointwise import DIFFERENCE, PointwiseLoss, Step, pointwise_loss
 
 
@@ -57,6 +58,8 @@ def _branch(threshold: str) -> Step:
     return Step("branch", "branch", values)
 
 
+ERROR_CURVE = held_fixed(ERROR, "y = 0", 0.0)
+
 L1 = PointwiseLoss(
     name="l1",
     title="L1 loss (mean absolute error)",
@@ -69,6 +72,7 @@ L1 = PointwiseLoss(
     hand_group=("(", ")"),
     example="(|2−4| + |3−5| + |4−6| + |5−7|) / 4 = 2",
     steps=(DIFFERENCE,),
+    curve=ERROR_CURVE,
 )
 
 MSE = PointwiseLoss(
@@ -83,6 +87,7 @@ MSE = PointwiseLoss(
     hand_group=("[", "]"),
     example="[(2−4)² + (3−5)² + (4−6)² + (5−7)²] / 4 = 4",
     steps=(DIFFERENCE,),
+    curve=ERROR_CURVE,
 )
 
 HUBER = PointwiseLoss(
@@ -99,6 +104,7 @@ HUBER = PointwiseLoss(
     parameters=(LossParameter("delta", "δ", 1.0, 0.0, minimum_allowed=False),),
     formula="½d² if |d| < δ, else δ(|d| − ½δ), with d = ŷ − y",
     steps=(DIFFERENCE, _branch("delta")),
+    curve=ERROR_CURVE,
 )
 
 SMOOTH_L1 = PointwiseLoss(
@@ -115,6 +121,7 @@ SMOOTH_L1 = PointwiseLoss(
     parameters=(LossParameter("beta", "β", 1.0, 0.0, minimum_allowed=True),),
     formula="½d²/β if |d| < β, else |d| − ½β, with d = ŷ − y (β = 0 is L1)",
     steps=(DIFFERENCE, _branch("beta")),
+    curve=ERROR_CURVE,
 )
 
 SPECS = (L1, MSE, HUBER, SMOOTH_L1)
