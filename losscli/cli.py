@@ -89,6 +89,14 @@ DecimalOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
+HistOption = Annotated[
+    bool,
+    typer.Option(
+        "--hist",
+        help="A histogram of the terms (bins from the first block) and the share of the total held by the "
+        "largest 1 % of them: under the table, or as \"histogram\" in JSON.",
+    ),
+]
 
 
 NanPolicyOption = Annotated[
@@ -183,6 +191,28 @@ def emit(
         class_names=class_names,
         max_rows=None if all_rows else rows,
     )
+
+
+def check_hist(hist: bool, fmt: str) -> None:
+    """--hist has a place only in the table and in JSON: csv and plain carry the rows alone."""
+    if hist and fmt not in ("table", "json"):
+        raise UsageError(f"--hist is drawn under the table or written in JSON, not in {fmt}: add --format table or --format json")
+
+
+def term_histogram(hist: bool):
+    """A histogram the stream feeds block by block (None without --hist: nothing imported)."""
+    if not hist:
+        return None
+    from .histogram import TermHistogram
+
+    return TermHistogram()
+
+
+def with_histogram(result, histogram):
+    """``result`` carrying the histogram of its terms (whole-array input: one block)."""
+    if histogram is None:
+        return result
+    return replace(result, histogram=histogram.summary())
 
 
 def announce(env: Environment, options: readers.TableOptions, quiet: bool) -> None:
@@ -303,6 +333,7 @@ def _common_options(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     quiet: QuietOption = False,
+    hist: HistOption = False,
 ) -> None:
     """The options every loss command has (its signature is what the commands reuse)."""
 
@@ -357,12 +388,17 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         parameters = {p.name: p.checked(parameter_value(env, p, given[f"parameter_{p.name}"], decimal)) for p in spec.parameters}
         arguments = positional(env, [given[f"input_{i.key}"] for i in spec.inputs], spec.name, delimiter, decimal)
         concrete = resolve_format(given["fmt"], env, grad)  # before any work: plain with --grad is refused
+        check_hist(given["hist"], concrete)
+        histogram = term_histogram(given["hist"])
         sources = readers.sources_of(arguments)
         literal_notes: list[str] = []  # inline values out of the dtype's range
         if len(arguments) == len(spec.inputs) and all(source is None for source in sources):
             inputs = [parse_inline(text, i.name, dtype, literal_notes) for text, i in zip(arguments, spec.inputs)]
             result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
+            if histogram is not None:
+                histogram.observe(result.terms)
+            result = with_histogram(result, histogram)
             emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet)
             return
         progress = progress_for(env, sources, quiet)
@@ -377,7 +413,7 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
                 with_grad=grad, dtype=dtype, input_notes=literal_notes, parameters=parameters,
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
-                   max_rows=None if all_rows else rows, quiet=quiet, reading=options)
+                   max_rows=None if all_rows else rows, quiet=quiet, reading=options, histogram=histogram)
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
@@ -433,7 +469,7 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None, notes=()) -> None:
+           class_names=None, notes=(), histogram=None) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt != "table":
@@ -443,6 +479,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     try:
         for inputs in blocks:
             part = accumulator.add_block(*inputs)
+            if histogram is not None:  # every computed term, block by block (omitted rows are not in it)
+                histogram.observe(part.terms)
             progress.update(rows=accumulator.rows_seen)
             if fmt == "table" and max_rows is None:
                 # --all keeps every row for the table: stop as soon as there are more than it can draw.
@@ -450,7 +488,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
                 table_view.check_all_rows(table_rows)
             if writer is not None:
                 writer.block(part)
-        result = with_notes(accumulator.result(), (*reading.report.warnings, *notes))
+        result = with_histogram(with_notes(accumulator.result(), (*reading.report.warnings, *notes)), histogram)
     except DataError as error:
         raise located(error, reading) from None
     if reading.report.columns:
@@ -527,13 +565,15 @@ def add_class_command(loss: ClassLossCommand) -> None:
 def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
-    quiet, label_smoothing: float = 0.0,
+    quiet, label_smoothing: float = 0.0, hist: bool = False,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
     scores = loss.accumulator.form.name
     arguments = positional(env, [logits, target], loss.name, delimiter, decimal)
     concrete = resolve_format(fmt, env, grad)  # before any work: plain with --grad is refused
+    check_hist(hist, concrete)
+    histogram = term_histogram(hist)
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
@@ -555,6 +595,9 @@ def run_class_loss(
         y = y.astype(dtype.value) if y.shape == x.shape else y
         result = loss.whole(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
+        if histogram is not None:
+            histogram.observe(result.terms)
+        result = with_histogram(result, histogram)
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet)
         return
     progress = progress_for(env, sources, quiet)
@@ -572,7 +615,7 @@ def run_class_loss(
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names))
+               notes=shadowed_indices_note(class_names), histogram=histogram)
 
 
 XENT = ClassLossCommand(

@@ -244,6 +244,8 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["columns"] = result.input_columns
     if result.notes:
         document["notes"] = list(result.notes)
+    if result.histogram is not None:
+        document["histogram"] = result.histogram.to_dict()
     return document
 
 

@@ -409,6 +409,11 @@ def write_table(
         say(line)
     if isinstance(result.details, ClassTargets) and result.reduction == "mean":
         say(_xent_normaliser_note(result), style="dim")
+    if result.histogram is not None:
+        from .hist_view import histogram_lines
+
+        for text in histogram_lines(result.histogram, console.width, unicode):
+            console.print(Text(glyphs(text)), soft_wrap=True, crop=False)
 
 
 def _vector_text(values: np.ndarray) -> str:
