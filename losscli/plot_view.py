@@ -203,11 +203,11 @@ def draw(out: TextIO, data: list[CurveData], area: Layout, low: float, high: flo
     unicode = unicode_ok(out) and area.dots == (2, 4)
     axis = data[0].axis
 
-    def show(text: Text) -> None:
+    def show(text: Text, wrap: bool = False) -> None:
+        """A canvas line as it is (it fits the width by construction); the legend wrapped to the width."""
         if not unicode:
-            text = Text.assemble(*((plain_glyphs(span_text, _encoding(out)), style) for span_text, style in _spans(text)))
-            text.plain = text.plain.replace("┤", "+").replace("│", "|").replace("└", "+").replace("─", "-")
-        console.print(text, soft_wrap=True, crop=False)
+            text = Text.assemble(*((_ascii(span_text, _encoding(out)), style) for span_text, style in _spans(text)))
+        console.print(text, soft_wrap=not wrap, crop=False)
 
     panels = [("loss", [d.loss for d in data])]
     if grad:
@@ -215,16 +215,23 @@ def draw(out: TextIO, data: list[CurveData], area: Layout, low: float, high: flo
     title = f"loss against the {axis.label}"
     label_width = max(len(t) for _, series in panels for t in _y_ticks(series, area.rows).values())
     for i, (name, series) in enumerate(panels):
-        for line in _panel_lines(title if i == 0 else name, series, area, low, high, label_width):
-            show(line)
-    show(Text(" " * 3 + f"x: {axis.label} →"))
+        for j, line in enumerate(_panel_lines(title if i == 0 else name, series, area, low, high, label_width)):
+            show(line, wrap=j == 0)  # the title wraps; the canvas lines fit by construction
+    show(Text(" " * 3 + f"x: {axis.label} →"), wrap=True)
     legend = Text()
     for i, d in enumerate(data):
         legend.append(("━━ " if unicode else "-- ") + f"{i + 1} ", style=colour(i))
         legend.append(d.label + ("   " if i + 1 < len(data) else ""))
-    show(legend)
+    show(legend, wrap=True)
     held = held_text(data)
-    show(Text(f"held fixed: {held}", style="dim"))
+    show(Text(f"held fixed: {held}", style="dim"), wrap=True)
+
+
+_ASCII_FRAME = str.maketrans({"┤": "+", "│": "|", "└": "+", "─": "-", "→": ">", "━": "-"})
+
+
+def _ascii(text: str, encoding: str) -> str:
+    return plain_glyphs(text.translate(_ASCII_FRAME), encoding)
 
 
 def _spans(text):
