@@ -729,10 +729,10 @@ def softmax(
 @app.command("plot", cls=Command, context_settings=CONTEXT)
 def plot(
     ctx: typer.Context,
-    names: Annotated[Optional[list[str]], typer.Argument(metavar="LOSS...", help="Losses to draw: l1 mse \"huber --delta 0.5\" (a loss's options in quotes with it, as on its own command).", show_default=False)] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="LOSS", help="Losses to draw: l1 mse \"huber --delta 0.5\" (a loss's options in quotes with it, as on its own command).", show_default=False)] = None,
     x_range: Annotated[Optional[str], typer.Option("--range", help="LOW:HIGH of the x axis, e.g. -3:3 or --range=-5:5 (default: the axis's own: -3:3 for the error, 0.02:1 for a probability).", show_default=False)] = None,
     grad: Annotated[bool, typer.Option("--grad", "-g", help="Also draw each loss's derivative ∂loss/∂x, in a second panel.")] = False,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write FILE.svg or FILE.png instead (needs matplotlib: pip install 'losscli[plot]').", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write FILE.svg or FILE.png instead (needs matplotlib: pip install 'losscli\\[plot]').", show_default=False)] = None,
     size: Annotated[str, typer.Option("--size", help="WIDTHxHEIGHT in pixels of --output.")] = "800x500",
 ) -> None:
     """Curves of losses against the error d = ŷ − y (regression) or the logit / probability of the

@@ -95,7 +95,7 @@ class Canvas:
         """Dotted lines at y = 0 and x = 0 when they are inside the picture."""
         if self.y_low < 0 < self.y_high:
             row = self.dot_row(0.0)
-            for column in range(0, self.area.points, 4):
+            for column in range(0, self.area.points, 6):
                 self.dot(column, row, _GUIDE)
         if self.x_low < 0 < self.x_high:
             column = int(round(-self.x_low / (self.x_high - self.x_low) * (self.area.points - 1)))
