@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench clean
+.PHONY: run test bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,10 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# Tests run with the optional fast reader installed; they force the numpy reader where they compare both.
+# Tests run with the optional fast reader and matplotlib (plot --output) installed; they force the
+# numpy reader where they compare both.
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,fast]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,plot]'
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
@@ -30,6 +31,11 @@ test: $(STAMP_TEST)
 bench: $(STAMP_TEST)
 	$(BIN)/python -m compileall -q losscli
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The picture the README shows: losses and their gradients against the error.
+docs: $(STAMP_TEST)
+	mkdir -p docs
+	$(BIN)/losscli plot l1 mse "huber --delta 0.5" smooth-l1 --grad --range -3:3 --size 900x600 --output docs/losses.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

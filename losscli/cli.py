@@ -119,6 +119,14 @@ TopKOption = Annotated[
     Optional[int],
     typer.Option("--top-k", min=1, help="Add the top-k accuracy to the metrics: the target among the k highest scores.", show_default=False),
 ]
+HistOption = Annotated[
+    bool,
+    typer.Option(
+        "--hist",
+        help="A histogram of the terms (bins from the first block) and the share of the total held by the "
+        "largest 1 % of them: under the table, or as \"histogram\" in JSON.",
+    ),
+]
 
 
 NanPolicyOption = Annotated[
@@ -244,6 +252,28 @@ def emit(
     )
 
 
+def check_hist(hist: bool, fmt: str) -> None:
+    """--hist has a place only in the table and in JSON: csv and plain carry the rows alone."""
+    if hist and fmt not in ("table", "json"):
+        raise UsageError(f"--hist is drawn under the table or written in JSON, not in {fmt}: add --format table or --format json")
+
+
+def term_histogram(hist: bool):
+    """A histogram the stream feeds block by block (None without --hist: nothing imported)."""
+    if not hist:
+        return None
+    from .histogram import TermHistogram
+
+    return TermHistogram()
+
+
+def with_histogram(result, histogram):
+    """``result`` carrying the histogram of its terms (whole-array input: one block)."""
+    if histogram is None:
+        return result
+    return replace(result, histogram=histogram.summary())
+
+
 def announce(env: Environment, options: readers.TableOptions, quiet: bool) -> None:
     """What reading decided by itself (columns, a header), one note per table, before any result."""
     if not quiet:
@@ -365,6 +395,7 @@ def _common_options(
     explain: ExplainOption = False,
     metrics: MetricsOption = False,
     by_class: ByClassOption = False,
+    hist: HistOption = False,
 ) -> None:
     """The options every loss command has (its signature is what the commands reuse)."""
 
@@ -447,6 +478,8 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
         with_metrics = check_metrics(show_metrics, concrete, reduction, spec.name, spec.metrics)
         by_class = given["by_class"]
         check_by_class(spec.name, spec.by_class is not None, by_class, concrete, grad)
+        check_hist(given["hist"], concrete)
+        histogram = term_histogram(given["hist"])
         sources = readers.sources_of(arguments)
         literal_notes: list[str] = []  # inline values out of the dtype's range
         if len(arguments) == len(spec.inputs) and all(source is None for source in sources):
@@ -454,6 +487,9 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             result = losses.pointwise_loss(spec, *inputs, reduction=reduction, nan_policy=nan_policy, by_class=by_class,
                                            **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
+            if histogram is not None:
+                histogram.observe(result.terms)
+            result = with_histogram(result, histogram)
             emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet,
                  explain=explain, show_metrics=show_metrics)
             return
@@ -471,7 +507,7 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
             )
             stream(env, accumulator, blocks, progress, fmt=concrete, grad=grad, digits=given["digits"],
                    max_rows=None if all_rows else rows, quiet=quiet, reading=options, explain=explain,
-                   show_metrics=show_metrics, by_class=by_class)
+                   show_metrics=show_metrics, by_class=by_class, histogram=histogram)
 
     command.__signature__ = _pointwise_signature(spec)
     app.command(spec.name, cls=Command, help=_pointwise_help(spec), context_settings=CONTEXT)(command)
@@ -527,7 +563,8 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
 
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
-           class_names=None, notes=(), explain: bool = False, show_metrics=False, by_class: bool = False) -> None:
+           class_names=None, notes=(), explain: bool = False, show_metrics=False, by_class: bool = False,
+           histogram=None) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt not in render.HUMAN_FORMATS:
@@ -538,6 +575,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     try:
         for inputs in blocks:
             part = accumulator.add_block(*inputs)
+            if histogram is not None:  # every computed term, block by block (omitted rows are not in it)
+                histogram.observe(part.terms)
             progress.update(rows=accumulator.rows_seen)
             if writer is None and max_rows is None:
                 # --all keeps every row for the table: stop as soon as there are more than it can draw.
@@ -545,7 +584,7 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
                 table_view.check_all_rows(table_rows)
             if writer is not None:
                 writer.block(part)
-        result = with_notes(accumulator.result(), (*reading.report.warnings, *notes))
+        result = with_histogram(with_notes(accumulator.result(), (*reading.report.warnings, *notes)), histogram)
     except DataError as error:
         raise located(error, reading) from None
     if reading.report.columns:
@@ -624,6 +663,7 @@ def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
     quiet, explain, label_smoothing: float = 0.0, top_k: int | None = None, metrics: bool = False, by_class: bool = False,
+    hist: bool = False,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
@@ -632,6 +672,8 @@ def run_class_loss(
     concrete = resolve_format(fmt, env, grad, explain)  # before any work: plain with --grad is refused
     with_metrics = check_metrics(metrics, concrete, reduction.value, loss.name, loss.accumulator.metrics)
     check_by_class(loss.name, loss.accumulator.has_by_class, by_class, concrete, grad)
+    check_hist(hist, concrete)
+    histogram = term_histogram(hist)
     class_names = parse_class_names(classes) if classes else None
     sources = readers.sources_of(arguments)
     options = dict(
@@ -655,6 +697,9 @@ def run_class_loss(
         y = y.astype(dtype.value) if y.shape == x.shape else y
         result = loss.whole(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
+        if histogram is not None:
+            histogram.observe(result.terms)
+        result = with_histogram(result, histogram)
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet,
              explain=explain, show_metrics=metrics)
         return
@@ -673,7 +718,8 @@ def run_class_loss(
         )
         stream(env, accumulator, (checked(x, y) for x, y in blocks), progress, fmt=concrete, grad=grad,
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
-               notes=shadowed_indices_note(class_names), explain=explain, show_metrics=metrics, by_class=by_class)
+               notes=shadowed_indices_note(class_names), explain=explain, show_metrics=metrics, by_class=by_class,
+               histogram=histogram)
 
 
 XENT = ClassLossCommand(
@@ -808,6 +854,29 @@ def softmax(
     if input_columns:
         result = replace(result, input_columns=dict(input_columns))
     emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet, explain=explain)
+
+
+@app.command("plot", cls=Command, context_settings=CONTEXT)
+def plot(
+    ctx: typer.Context,
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="LOSS", help="Losses to draw: l1 mse \"huber --delta 0.5\" (a loss's options in quotes with it, as on its own command).", show_default=False)] = None,
+    x_range: Annotated[Optional[str], typer.Option("--range", help="LOW:HIGH of the x axis, e.g. -3:3 or --range=-5:5 (default: the axis's own: -3:3 for the error, 0.02:1 for a probability).", show_default=False)] = None,
+    grad: Annotated[bool, typer.Option("--grad", "-g", help="Also draw each loss's derivative ∂loss/∂x, in a second panel.")] = False,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write FILE.svg or FILE.png instead (needs matplotlib: pip install 'losscli\\[plot]').", show_default=False)] = None,
+    size: Annotated[str, typer.Option("--size", help="WIDTHxHEIGHT in pixels of --output.")] = "800x500",
+) -> None:
+    """Curves of losses against the error d = ŷ − y (regression) or the logit / probability of the
+    true class (classification): each loss declares its x axis and the inputs held fixed.
+
+    Example: losscli plot l1 mse "huber --delta 0.5" --grad
+
+    Drawn in the terminal (braille dots, colours unless NO_COLOR or a pipe); --output writes an SVG or PNG.
+    """
+    from . import plot as plotting
+
+    for name in names or []:
+        reject_option_like(name, "plot")
+    plotting.run(ctx.obj, names or [], x_range, grad, output, size)
 
 
 # ---------------------------------------------------------------------------------------------

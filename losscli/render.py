@@ -277,6 +277,8 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document.update(result.by_class.to_dict(class_names))
     if result.floor is not None:
         document["floor"] = result.floor.to_dict()
+    if result.histogram is not None:
+        document["histogram"] = result.histogram.to_dict()
     return document
 
 

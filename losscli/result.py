@@ -90,6 +90,65 @@ class SoftmaxSlices:
 
 
 @dataclass(frozen=True)
+class TopShare:
+    """The share of the total loss held by the largest ``fraction`` of the terms (``terms`` of them).
+
+    ``low == high`` when exact; else the bounds the histogram gives (a stream too long to keep its
+    largest terms). ``why_none`` says why there is no share (negative terms, an infinite total).
+    """
+
+    fraction: float
+    terms: int
+    low: float | None
+    high: float | None
+    why_none: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.low is not None and self.low == self.high
+
+    def to_dict(self) -> dict:
+        if self.low is None:
+            return {"fraction": self.fraction, "terms": self.terms, "share": None, "why_none": self.why_none}
+        if self.exact:
+            return {"fraction": self.fraction, "terms": self.terms, "share": self.low}
+        return {"fraction": self.fraction, "terms": self.terms, "share_low": self.low, "share_high": self.high}
+
+
+@dataclass(frozen=True)
+class TermsHistogram:
+    """A histogram of the per-element terms, counted while streaming (``losscli.histogram``).
+
+    ``counts[i]`` counts terms in ``[edges[i], edges[i+1])``, the last bin closed as numpy's;
+    ``underflow``/``overflow`` count terms below and above the edges (chosen from the first block),
+    ``nan`` the nan terms: together they add up to the terms computed (omitted rows are not).
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+    underflow: int
+    overflow: int
+    nan: int
+    spacing: str  # "linear" or "log" (then the first bin is [0, edges[1]))
+    top: TopShare
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum()) + self.underflow + self.overflow + self.nan
+
+    def to_dict(self) -> dict:
+        return {
+            "spacing": self.spacing,
+            "edges": [float(e) for e in self.edges],
+            "counts": [int(c) for c in self.counts],
+            "underflow": self.underflow,
+            "overflow": self.overflow,
+            "nan": self.nan,
+            "top": self.top.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
 class LossResult:
     """The per-row terms, the reduced value and the gradient of one loss (or softmax) call.
 
@@ -132,6 +191,8 @@ class LossResult:
     # The loss split by class (--by-class) and the least value it can take on these targets.
     by_class: "ByClass | None" = None
     floor: "Floor | None" = None
+    # The terms' histogram, with --hist (None otherwise).
+    histogram: TermsHistogram | None = None
 
     @property
     def rows(self) -> int:

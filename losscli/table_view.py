@@ -417,6 +417,11 @@ def write_table(
     if result.floor is not None:
         say(f"floor: {rounded(result.floor.value, digits)} ({result.floor.why})")
 
+    if result.histogram is not None:
+        from .hist_view import histogram_lines
+
+        for text in histogram_lines(result.histogram, console.width, unicode):
+            console.print(Text(glyphs(text)), soft_wrap=True, crop=False)
     if explain:
         from .explain import explain as derive
         from .typeset import explanation_lines

@@ -12,8 +12,9 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
-from .metrics import BinaryMetrics
+from .curve import LOGIT as LOGIT_AXIS, PROBABILITY as PROBABILITY_AXIS, held_fixed
 from .by_class import BinaryClasses, FloorRule, xlogx
+from .metrics import BinaryMetrics
 from .pointwise import Case, Explained, Input, PointwiseLoss, Step, Tally, pointwise_loss
 
 LOG_FLOOR = -100  # BCELoss clamps each log here, so that p = 0 or 1 gives 100, not inf
@@ -171,6 +172,7 @@ BCE = PointwiseLoss(
     metrics=BinaryMetrics(threshold=0.5),  # p > 0.5 predicts 1
     by_class=BinaryClasses(threshold=0.5, suggests="pos_weight", command="bce-logits"),  # BCELoss has no pos_weight
     floor=SOFT_TARGETS_FLOOR,
+    curve=held_fixed(PROBABILITY_AXIS, "y = 1", 1.0),
 )
 
 
@@ -252,6 +254,7 @@ BCE_LOGITS = PointwiseLoss(
     metrics=BinaryMetrics(threshold=0.0),  # x > 0, that is σ(x) > 0.5, predicts 1
     by_class=BinaryClasses(threshold=0.0, suggests="pos_weight"),
     floor=SOFT_TARGETS_FLOOR,
+    curve=held_fixed(LOGIT_AXIS, "y = 1", 1.0),
 )
 
 
@@ -334,6 +337,7 @@ FOCAL = PointwiseLoss(
     metrics=BinaryMetrics(threshold=0.0),
     # Focal's least value over a soft target has no closed form (α_t and (1 − p_t)^γ move it): no floor.
     by_class=BinaryClasses(threshold=0.0, suggests="alpha"),
+    curve=held_fixed(LOGIT_AXIS, "y = 1", 1.0),
 )
 
 SPECS = (BCE, BCE_LOGITS, FOCAL)

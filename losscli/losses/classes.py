@@ -22,14 +22,16 @@ from .base import (
     ChunkedSum,
     HeadTail,
     InfCount,
+    LossParameter,
     NanCount,
     RangeCount,
     _shape,
     as_float_array,
     check_reduction,
 )
-from .metrics import ClassMetrics
 from .by_class import ClassLossView
+from .curve import LOG_PROBABILITY, LOGIT, Curve
+from .metrics import ClassMetrics
 from .softmax import log_softmax
 
 # Probability targets whose rows miss 1 by more than this are rejected (PyTorch takes them silently).
@@ -259,6 +261,9 @@ class CrossEntropyAccumulator:
     metrics = ClassMetrics()  # accuracy, top-k accuracy, perplexity, bits per token
     has_by_class = True  # --by-class: per class count, loss, accuracy (losses.by_class)
     has_floor = True  # label smoothing and probability targets keep the least loss above 0
+    # For ``losscli plot``: two classes, the true one (0) at logit x, the other at 0 (bce-logits at y = 1).
+    curve = Curve(LOGIT, "2 classes, the other's logit 0", lambda x: (np.stack([x, np.zeros_like(x)], axis=1), np.zeros(x.size, dtype=np.int64)))
+    curve_parameters = (LossParameter("label_smoothing", "ε", 0.0, 0.0, maximum=1.0),)
 
     def __init__(
         self,
@@ -570,6 +575,11 @@ def _whole_arrays(accumulator: CrossEntropyAccumulator, logits, target) -> LossR
     return replace(result, value=value, grad=grad, shape=logits.shape)
 
 
+def _log1m_exp(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(-np.expm1(x))
+
+
 class NLLAccumulator(CrossEntropyAccumulator):
     """``nn.NLLLoss`` over blocks: (N, C) log-probabilities taken as given, N class indices.
 
@@ -587,6 +597,9 @@ class NLLAccumulator(CrossEntropyAccumulator):
     form = LOG_PROBABILITIES
     takes_probability_targets = False
     has_floor = False  # index targets, no smoothing: a perfect prediction (log p[y] = 0) costs 0
+    # For ``losscli plot``: the true class (0) at log-probability x, the other at log(1 − e^x).
+    curve = Curve(LOG_PROBABILITY, "2 classes", lambda x: (np.stack([x, _log1m_exp(x)], axis=1), np.zeros(x.size, dtype=np.int64)))
+    curve_parameters = ()
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
+from .curve import LOG_PROBABILITY, held_fixed
 from .metrics import NoMetrics
 from .pointwise import Case, Explained, Input, PointwiseLoss, Step, pointwise_loss
 from .softmax import _exp, _log
@@ -80,6 +81,8 @@ KL = PointwiseLoss(
         where=("p_i = e^(y_i)" if p["log_target"] else "p_i = y_i",),
         notes=() if p["log_target"] else ("p_i·log p_i is 0 where p_i = 0 (xlogy)",),
     ),
+    # p = 1 on the class (log p = 0 with --log-target): the term is then −x, the NLL of x.
+    curve=lambda p: held_fixed(LOG_PROBABILITY, "p = 1", 0.0 if p["log_target"] else 1.0),
 )
 
 SPECS = (KL,)

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import DataError
 from ..result import LossResult
 from .base import LossParameter
+from .curve import ERROR, LOG_RATE, RATE, held_fixed
 from .metrics import RegressionMetrics
 from .pointwise import PREDICTION, TARGET, Case, Explained, Input, PointwiseLoss, Step, pointwise_loss
 
@@ -100,6 +101,7 @@ POISSON_NLL = PointwiseLoss(
     explained=_poisson_explained,
     # The metrics compare the predicted rate (the Poisson mean) with the counts.
     metrics=RegressionMetrics(point=lambda x, p: np.exp(x) if p["log_input"] else x),
+    curve=lambda p: held_fixed(LOG_RATE if p["log_input"] else RATE, "y = 1", 1.0),
 )
 
 
@@ -174,6 +176,7 @@ GAUSSIAN_NLL = PointwiseLoss(
     check=_no_negative_var,
     explained=_gaussian_explained,
     metrics=RegressionMetrics(),  # of the mean ŷ; the variance does not enter them
+    curve=held_fixed(ERROR, "y = 0, σ² = 1", 0.0, 1.0),
 )
 
 SPECS = (POISSON_NLL, GAUSSIAN_NLL)

@@ -30,6 +30,7 @@ from .base import (
     check_same_shape,
 )
 from .by_class import BinaryClasses, BinaryView, FloorRule
+from .curve import Curve
 
 
 @dataclass(frozen=True)
@@ -122,17 +123,21 @@ class PointwiseLoss:
     tallies: tuple[Tally, ...] = ()
     # The term and its derivative for --explain; given the parameters when they change the formula.
     explained: Explained | Callable[[dict], Explained] | None = None
-
     # Two classes (targets 0 and 1) that --by-class splits the loss into; None: the loss has no classes.
     by_class: BinaryClasses | None = None
     # The least value of each term given its target (soft targets); None: the loss can reach 0.
     floor: FloorRule | None = None
-
-    def explained_for(self, parameters: dict) -> Explained | None:
-        return self.explained(parameters) if callable(self.explained) else self.explained
     # Which metrics sit beside the loss (losses.metrics: RegressionMetrics, BinaryMetrics, or
     # NoMetrics with the reason); every registered loss declares one (tests/test_metrics.py).
     metrics: Any = None
+    # What ``losscli plot`` draws it against, given the parameters (a Curve, or a function of them).
+    curve: Curve | Callable[[dict], Curve] | None = None
+
+    def explained_for(self, parameters: dict) -> Explained | None:
+        return self.explained(parameters) if callable(self.explained) else self.explained
+
+    def curve_for(self, parameters: dict) -> Curve | None:
+        return self.curve(parameters) if callable(self.curve) else self.curve
 
     @property
     def presentation(self) -> Presentation:

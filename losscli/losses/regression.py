@@ -10,6 +10,7 @@ import numpy as np
 
 from ..result import LossResult
 from .base import LossParameter
+from .curve import ERROR, held_fixed
 from .metrics import RegressionMetrics
 from .pointwise import DIFFERENCE, Case, Explained, PointwiseLoss, Step, pointwise_loss
 
@@ -65,6 +66,7 @@ def _quadratic(row: dict) -> bool:
 def _linear(row: dict) -> bool:
     return row.get("branch") == "linear"
 
+ERROR_CURVE = held_fixed(ERROR, "y = 0", 0.0)
 
 L1 = PointwiseLoss(
     name="l1",
@@ -83,6 +85,7 @@ L1 = PointwiseLoss(
         grad=(Case("sign(ŷ_i − y_i)", "sign({pred} − {target:o})"),),
     ),
     metrics=RegressionMetrics(),
+    curve=ERROR_CURVE,
 )
 
 MSE = PointwiseLoss(
@@ -102,6 +105,7 @@ MSE = PointwiseLoss(
         grad=(Case("2(ŷ_i − y_i)", "2({pred} − {target:o})"),),
     ),
     metrics=RegressionMetrics(),
+    curve=ERROR_CURVE,
 )
 
 HUBER = PointwiseLoss(
@@ -130,6 +134,7 @@ HUBER = PointwiseLoss(
         where=("d_i = ŷ_i − y_i",),
     ),
     metrics=RegressionMetrics(),
+    curve=ERROR_CURVE,
 )
 
 SMOOTH_L1 = PointwiseLoss(
@@ -158,6 +163,7 @@ SMOOTH_L1 = PointwiseLoss(
         where=("d_i = ŷ_i − y_i",),
     ),
     metrics=RegressionMetrics(),
+    curve=ERROR_CURVE,
 )
 
 SPECS = (L1, MSE, HUBER, SMOOTH_L1)
