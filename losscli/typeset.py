@@ -252,7 +252,7 @@ def write_document(result, fmt: str, out, *, digits: int = 4, show_grad: bool = 
                    max_rows: int | None = 20) -> None:
     """The caption, the table (the same rows and rounding as the terminal's) and the derivation."""
     from .explain import explain
-    from .table_view import check_all_rows, shown_rows, table_caption, table_grid
+    from .table_view import check_all_rows, rounded, shown_rows, table_caption, table_grid
 
     if max_rows is None:
         check_all_rows(result.rows)
@@ -262,14 +262,19 @@ def write_document(result, fmt: str, out, *, digits: int = 4, show_grad: bool = 
     rows_in = result.rows if result.rows_in is None else result.rows_in
     hidden = rows_in - sum(row is not None for row in grid.body)
     more = f"⋮ {hidden} more rows ({rows_in} in all; --all shows every row)" if hidden else None
+    footers = [more] if more else []
+    if result.metrics is not None and result.metrics.labelled():
+        footers.append("metrics: " + ", ".join(f"{label} {rounded(value, digits)}" for label, value in result.metrics.labelled()))
+    if result.floor is not None:
+        footers.append(f"floor: {rounded(result.floor.value, digits)} ({result.floor.why})")
     if fmt == "markdown":
         lines = [f"**{markdown_text(table_caption(result))}**", ""]
         lines += markdown_table(grid.headers, grid.body, grid.footer)
-        lines += ["", markdown_text(more)] if more else []
+        lines += [""] + [markdown_text(line) + "  " for line in footers] if footers else []
         lines += markdown_lines(derivation)
     else:
         lines = [r"\begin{center}", latex_text(table_caption(result)) + r"\\[4pt]"]
         lines += latex_tabular(grid.headers, grid.body, grid.footer)
-        lines += [r"\end{center}"] + ([latex_text(more)] if more else [])
+        lines += [r"\end{center}"] + [latex_text(line) + r"\\" for line in footers]
         lines += latex_lines(derivation)
     out.write("".join(line + "\n" for line in lines))

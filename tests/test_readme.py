@@ -12,6 +12,7 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # A block fenced with more backticks can hold output that has ``` in it (--format markdown).
+README_COLUMNS = "80"
 CONSOLE_BLOCK = re.compile(r"^(`{3,})console\n(.*?)^\1$", flags=re.S | re.M)
 
 
@@ -43,6 +44,10 @@ def write_readme_files(folder: Path) -> None:
     (folder / "frame.csv").write_text("0,1\n0.25,0.5\n1.5,1.0\n-0.5,0.0\n")
     (folder / "counts.csv").write_text("0,1\n3,2\n5,5\n")
     (folder / "three.csv").write_text("a,b,c\n1.5,2.0,1.0\n0.5,0.0,1.0\n")
+    # numpy files, as np.save and np.savez write them.
+    np.save(folder / "preds.npy", np.array([2.5, 0.0, 2.0, 8.0]))
+    np.save(folder / "targets.npy", np.array([3.0, -0.5, 2.0, 7.0]))
+    np.savez(folder / "batch.npz", logits=np.array([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]]), labels=np.array([1, 2]))
 
 
 EXAMPLES = console_examples()
@@ -55,6 +60,7 @@ def test_the_readme_has_examples():
 @pytest.mark.parametrize("command, expected", EXAMPLES, ids=[c for c, _ in EXAMPLES])
 def test_readme_example_is_what_losscli_prints(cli, tmp_path, monkeypatch, command, expected):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", README_COLUMNS)  # what rich draws to when the output is not a terminal
     write_readme_files(tmp_path)
     argv = shlex.split(command)
     assert argv[0] == "losscli"
@@ -71,6 +77,7 @@ def rewrite_readme() -> int:
     from tests.conftest import run_cli
 
     changed = 0
+    os.environ["COLUMNS"] = README_COLUMNS
 
     def rerun(block: re.Match) -> str:
         nonlocal changed
