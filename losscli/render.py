@@ -87,6 +87,20 @@ def _json_tokens(values: np.ndarray, dtype: str) -> str:
     return ", ".join(tokens)
 
 
+def write_json_tokens(out: TextIO, values: np.ndarray, dtype: str) -> None:
+    """``_json_tokens`` written a piece at a time when a row is wide (a softmax row of millions)."""
+    if values.shape[-1] <= WRITE_VALUES:
+        out.write(_json_tokens(values, dtype))
+    elif values.ndim == 2:
+        for i, row in enumerate(values):
+            out.write(", [" if i else "[")
+            write_json_tokens(out, row, dtype)
+            out.write("]")
+    else:
+        for start in range(0, len(values), WRITE_VALUES):
+            out.write((", " if start else "") + _json_tokens(values[start : start + WRITE_VALUES], dtype))
+
+
 # ---------------------------------------------------------------------------------------------
 # rows left out by --nan-policy omit
 
@@ -506,7 +520,8 @@ class StreamWriter:
             for part in self._replayed():
                 values = in_input_order(part, values_of(part))
                 if len(values):
-                    out.write(("" if first else ", ") + _json_tokens(values, result.dtype))
+                    out.write("" if first else ", ")
+                    write_json_tokens(out, values, result.dtype)
                     first = False
             out.write("]")
 

@@ -104,7 +104,9 @@ def softmax(x, *, dim: int = -1, temperature: float = 1.0, log: bool = False) ->
             probabilities = exp_shifted * (1 / denominator)
         else:
             probabilities = exp_shifted / denominator
-        log_probabilities = shifted - _log(denominator)
+        # Only what is shown: on a row of millions each array here is as big as the input.
+        log_probabilities = shifted - _log(denominator) if log else None
+        del shifted
     value = log_probabilities if log else probabilities
     notes = []
     if not np.isfinite(probabilities).all():
