@@ -21,7 +21,7 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .columns import TableShape
+from .columns import TableShape, resolve_column_list
 from .errors import DataError, UsageError
 from .inputs import printable, quoted
 
@@ -405,18 +405,7 @@ class BinaryTable:
         raise UsageError(f"{option} {quoted(spec)}: no such {'member' if self.kind == 'npz' else 'column'} ({self.describe_columns()}; names: {names})")
 
     def resolve_many(self, spec: str, option: str) -> list[int]:
-        indices = []
-        for part in (p.strip() for p in spec.split(",")):
-            if "-" in part and all(side.isdigit() for side in part.split("-", 1)):
-                first, last = (int(side) for side in part.split("-", 1))
-                if first > last:
-                    raise UsageError(f"{option} {part}: the range runs backwards")
-                indices += [self.resolve(str(i), option) for i in range(first, last + 1)]
-            elif len(self._member_columns(part)) > 1:
-                indices += self._member_columns(part)  # a 2-D member: all its columns
-            else:
-                indices.append(self.resolve(part, option))
-        return indices
+        return resolve_column_list(spec, option, self.resolve, self._member_columns)
 
     def shape(self) -> TableShape:
         return TableShape(

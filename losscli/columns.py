@@ -433,3 +433,21 @@ def check_classes_against_header(classes: Sequence[str], header_names: Sequence[
             f"the logit columns {','.join(map(printable, from_header))}; drop --classes (the header names the classes) "
             "or choose the columns with --logits"
         )
+
+
+def resolve_column_list(spec: str, option: str, resolve, group=None) -> list[int]:
+    """Columns listed as ``c0,c1,c2`` (names or indices) or ranges ``2-11`` (1-based, inclusive),
+    each found by ``resolve(part, option)``; ``group(part)`` may name several at once (the
+    columns of a 2-D .npz member), or give nothing."""
+    indices = []
+    for part in (p.strip() for p in spec.split(",")):
+        if "-" in part and all(side.isdigit() for side in part.split("-", 1)):
+            first, last = (int(side) for side in part.split("-", 1))
+            if first > last:
+                raise UsageError(f"{option} {part}: the range runs backwards")
+            indices += [resolve(str(i), f"{option} {part}: column") for i in range(first, last + 1)]
+        elif group is not None and len(group(part)) > 1:
+            indices += group(part)
+        else:
+            indices.append(resolve(part, option))
+    return indices

@@ -23,6 +23,7 @@ from typing import Union
 import numpy as np
 
 from .result import ClassTargets, HandTerms, LossResult, SoftmaxSlices
+from .table_view import rounded
 
 EXPLAIN_ROWS = 8  # every row up to this many; more are the first few, ⋮, the last one
 HEAD_ROWS = 3
@@ -97,18 +98,9 @@ class _Numbers:
         self.digits = digits
 
     def __call__(self, value) -> str:
-        """A number rounded for reading, with a true minus sign: ``−2``, ``0.4402``."""
-        value = float(value)
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "∞" if value > 0 else "−∞"
-        if value.is_integer() and abs(value) < 10**15:
-            text = str(int(value))
-        else:
-            text = f"{value:.{self.digits}g}"
-        text = "0" if text == "-0" else text
-        return text.replace("-", "−")
+        """A number rounded for reading, as the table rounds it, with a true minus sign: ``−2``, ``∞``."""
+        text = rounded(value, self.digits)
+        return {"inf": "∞", "-inf": "−∞"}.get(text, text.replace("-", "−"))
 
     def operand(self, value) -> str:
         """A number after an operator: a negative one in parentheses, ``2 − (−4)``."""

@@ -947,17 +947,7 @@ class DelimitedTable:
             self._no_rows()
 
     def resolve_many(self, spec: str, option: str) -> list[int]:
-        """Columns listed as ``c0,c1,c2`` (names or indices) or ranges ``2-11`` (1-based, inclusive)."""
-        indices = []
-        for part in (p.strip() for p in spec.split(",")):
-            if "-" in part and all(side.isdigit() for side in part.split("-", 1)):
-                first, last = (int(side) for side in part.split("-", 1))
-                if first > last:
-                    raise UsageError(f"{option} {part}: the range runs backwards")
-                indices += [self.resolve(str(i), f"{option} {part}: column") for i in range(first, last + 1)]
-            else:
-                indices.append(self.resolve(part, option))
-        return indices
+        return columns.resolve_column_list(spec, option, self.resolve)
 
 
 # ---------------------------------------------------------------------------------------------
