@@ -50,7 +50,7 @@ def write(path: str, kind: str, data: list[CurveData], *, grad: bool, size: tupl
         held = next(iter(helds)) if len(helds) == 1 else "; ".join(f"{d.label}: {d.held}" for d in data)
         panels[0].set_title(f"loss against the {axis.label} (held fixed: {held})", fontsize="medium")
         if grad:
-            panels[1].set_ylabel("∂loss/∂x")
+            panels[1].set_ylabel(f"∂loss/∂{axis.symbol}")
         for panel in panels:
             panel.axhline(0, color="#999999", linewidth=0.6, zorder=0)
             panel.grid(alpha=0.3)

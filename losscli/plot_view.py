@@ -211,7 +211,7 @@ def draw(out: TextIO, data: list[CurveData], area: Layout, low: float, high: flo
 
     panels = [("loss", [d.loss for d in data])]
     if grad:
-        panels.append((f"∂loss/∂x, the gradient along the {axis.label}", [d.grad for d in data]))
+        panels.append((f"∂loss/∂{axis.symbol}, the gradient along the {axis.label}", [d.grad for d in data]))
     title = f"loss against the {axis.label}"
     label_width = max(len(t) for _, series in panels for t in _y_ticks(series, area.rows).values())
     for i, (name, series) in enumerate(panels):

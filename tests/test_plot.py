@@ -130,7 +130,9 @@ def test_on_a_pipe_no_escape_codes_and_a_legend_naming_each_loss_with_its_option
     run = run_cli("plot", "l1", "mse", "huber --delta 0.5", "--grad")
     assert run.status == 0 and "\x1b" not in run.stdout
     assert "1 l1" in run.stdout and "2 mse" in run.stdout and "3 huber δ=0.5" in run.stdout
-    assert "error d = ŷ − y" in run.stdout and "∂loss/∂x" in run.stdout and "held fixed: y = 0" in run.stdout
+    assert "error d = ŷ − y" in run.stdout and "∂loss/∂d" in run.stdout and "held fixed: y = 0" in run.stdout
+    # The gradient is named by the axis's own variable: p for BCE on probabilities.
+    assert "∂loss/∂p, the gradient along the probability p" in run_cli("plot", "bce", "--grad").stdout
 
 
 @pytest.mark.parametrize("columns", [30, 60, 120])

@@ -2,7 +2,7 @@
 
 A ``Curve`` names the x axis (the error d = ŷ − y, the probability or logit of the true class,
 ...) and builds the loss's inputs from x, the other inputs held fixed. The first input a pointwise
-curve builds is x itself, so the loss's own gradient (w.r.t. its first input) is ∂loss/∂x.
+curve builds is x itself, so the loss's own gradient (w.r.t. its first input) is the slope along the axis.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ class Axis:
     low: float = -math.inf  # the domain: a requested range must lie within it
     high: float = math.inf
     default: tuple[float, float] = (-3.0, 3.0)
+    symbol: str = "x"  # the variable, as the gradient's label writes it: ∂loss/∂d
 
 
-ERROR = Axis("error", "error d = ŷ − y")
-PROBABILITY = Axis("probability", "probability p of the true class", 0.0, 1.0, (0.02, 1.0))
+ERROR = Axis("error", "error d = ŷ − y", symbol="d")  # y is held fixed, so ∂loss/∂d = ∂loss/∂ŷ
+PROBABILITY = Axis("probability", "probability p of the true class", 0.0, 1.0, (0.02, 1.0), symbol="p")
 LOGIT = Axis("logit", "logit x of the true class")
 LOG_PROBABILITY = Axis("log_probability", "log-probability x of the true class", -math.inf, 0.0, (-5.0, 0.0))
 LOG_RATE = Axis("log_rate", "log-rate x")
