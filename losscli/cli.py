@@ -415,8 +415,6 @@ def check_by_class(command: str, takes_it: bool, by_class: bool, fmt: str, grad:
     if by_class and not takes_it:
         takers = [*(n for n, s in losses.POINTWISE_LOSSES.items() if s.by_class is not None), *CLASS_COMMANDS]
         raise UsageError(f"--by-class splits a class loss by class ({', '.join(sorted(takers))}); {command} has no classes")
-    if by_class and fmt in ("markdown", "latex"):
-        raise UsageError(f"--by-class is shown in table, json, csv and plain output, not yet in {fmt}; use --format table")
     if by_class and grad and fmt in ("plain", "csv"):
         raise UsageError(
             f"--by-class with {fmt} output writes the per-class table, which has no gradient; drop --grad or use -f json"

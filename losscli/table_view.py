@@ -431,10 +431,9 @@ def write_table(
             say(text)
 
 
-def _by_class_section(result: LossResult, console, say, glyphs, digits: int, class_names, unicode: bool) -> None:
-    """``--by-class``: a small table of the classes after the main one, then the suggested option."""
-    from rich.text import Text
-
+def by_class_view(result: LossResult, digits: int, class_names) -> tuple[str, Grid, list[str]]:
+    """``--by-class`` for people: the heading, the per-class grid, the lines after it (what accuracy
+    means, the suggested option). The table, Markdown and LaTeX show the same."""
     by_class = result.by_class
     shares = any(row.weight_share is not None for row in by_class.rows)
     headers = ["class", "count", "mean loss", "loss share", *(["w[y] share"] if shares else []), "accuracy"]
@@ -443,26 +442,40 @@ def _by_class_section(result: LossResult, console, say, glyphs, digits: int, cla
         name = f"{row.index} {printable(class_names[row.index])}" if class_names and row.index < len(class_names) else str(row.index)
         cells = [name, str(row.count), rounded(row.mean_loss, digits), rounded(row.loss_share, digits)]
         cells += [rounded(row.weight_share, digits)] if shares else []
-        body.append([glyphs(c) for c in cells + [rounded(row.accuracy, digits)]])
+        body.append(cells + [rounded(row.accuracy, digits)])
     excluded = {"ignored": "ignored target", "nan_target": "row with a nan target"}
     left_out = [f"{count} {excluded[key]}{'s' if count > 1 else ''}" for key, count in by_class.excluded.items()]
-    say(f"by class ({by_class.classed_by}; n = {by_class.counted}" + "".join(f", {t} not counted" for t in left_out) + "):")
-    grid = Grid(headers=[glyphs(h) for h in headers], index_columns=1, body=body, footer=None)
+    heading = f"by class ({by_class.classed_by}; n = {by_class.counted}" + "".join(f", {t} not counted" for t in left_out) + "):"
+    after = [
+        "accuracy: the fraction of the class's samples predicted as it (its recall); mean loss: Σ terms / count, "
+        "each term as reduction none gives it"
+    ]
+    suggestion = by_class.suggestion
+    option = suggestion.option(lambda v: rounded(v, digits))
+    where = f" with `losscli {suggestion.command}`" if suggestion.command != result.loss else ""
+    if option is None:
+        after.append(f"suggested {suggestion.flag}: none ({suggestion.why_not})")
+    else:
+        after.append(f"suggested: {option}{where} ({suggestion.rule})")
+    return heading, Grid(headers=headers, index_columns=1, body=body, footer=None), after
+
+
+def _by_class_section(result: LossResult, console, say, glyphs, digits: int, class_names, unicode: bool) -> None:
+    """``--by-class``: a small table of the classes after the main one, then the suggested option."""
+    from rich.text import Text
+
+    heading, grid, after = by_class_view(result, digits, class_names)
+    say(heading)
+    grid = Grid([glyphs(h) for h in grid.headers], grid.index_columns, [[glyphs(c) for c in row] for row in grid.body], None)
     widths = fit_widths(grid, console.width)
     if widths is not None:
         _draw_table(console, grid, widths, unicode)
     else:
         for line in _stacked_lines(grid, console.width, unicode):
             console.print(Text(line), soft_wrap=True)
-    say("accuracy: the fraction of the class's samples predicted as it (its recall); mean loss: Σ terms / count, "
-        "each term as reduction none gives it", style="dim")
-    suggestion = by_class.suggestion
-    option = suggestion.option(lambda v: rounded(v, digits))
-    where = f" with `losscli {suggestion.command}`" if suggestion.command != result.loss else ""
-    if option is None:
-        say(f"suggested {suggestion.flag}: none ({suggestion.why_not})")
-    else:
-        say(f"suggested: {option}{where} ({suggestion.rule})")
+    say(after[0], style="dim")
+    for line in after[1:]:
+        say(line)
 
 
 def table_caption(result: LossResult) -> str:

@@ -252,7 +252,7 @@ def write_document(result, fmt: str, out, *, digits: int = 4, show_grad: bool = 
                    max_rows: int | None = 20) -> None:
     """The caption, the table (the same rows and rounding as the terminal's) and the derivation."""
     from .explain import explain
-    from .table_view import check_all_rows, rounded, shown_rows, table_caption, table_grid
+    from .table_view import by_class_view, check_all_rows, rounded, shown_rows, table_caption, table_grid
 
     if max_rows is None:
         check_all_rows(result.rows)
@@ -267,14 +267,25 @@ def write_document(result, fmt: str, out, *, digits: int = 4, show_grad: bool = 
         footers.append("metrics: " + ", ".join(f"{label} {rounded(value, digits)}" for label, value in result.metrics.labelled()))
     if result.floor is not None:
         footers.append(f"floor: {rounded(result.floor.value, digits)} ({result.floor.why})")
+    by_class = by_class_view(result, digits, class_names) if result.by_class is not None else None
     if fmt == "markdown":
         lines = [f"**{markdown_text(table_caption(result))}**", ""]
         lines += markdown_table(grid.headers, grid.body, grid.footer)
         lines += [""] + [markdown_text(line) + "  " for line in footers] if footers else []
+        if by_class is not None:
+            heading, grid_of_classes, after = by_class
+            lines += ["", markdown_text(heading), ""]
+            lines += markdown_table(grid_of_classes.headers, grid_of_classes.body, None)
+            lines += [""] + [markdown_text(line) + "  " for line in after]
         lines += markdown_lines(derivation)
     else:
         lines = [r"\begin{center}", latex_text(table_caption(result)) + r"\\[4pt]"]
         lines += latex_tabular(grid.headers, grid.body, grid.footer)
         lines += [r"\end{center}"] + [latex_text(line) + r"\\" for line in footers]
+        if by_class is not None:
+            heading, grid_of_classes, after = by_class
+            lines += [latex_text(heading) + r"\\[4pt]"]
+            lines += latex_tabular(grid_of_classes.headers, grid_of_classes.body, None)
+            lines += [r"\par " + latex_text(line) for line in after]
         lines += latex_lines(derivation)
     out.write("".join(line + "\n" for line in lines))

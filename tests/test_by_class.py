@@ -400,6 +400,21 @@ def test_by_class_streams_in_flat_memory():
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "latex"])
-def test_by_class_in_markdown_or_latex_is_refused_not_dropped(cli, fmt):
+def test_by_class_in_markdown_or_latex_is_the_tables_section(cli, fmt):
+    # The same per-class rows as the table view, as a pasteable table of the format, text escaped for it.
+    from losscli.typeset import latex_text, markdown_text
+
+    escape = markdown_text if fmt == "markdown" else latex_text
+    table = cli("xent", LOGITS, LABELS, "--by-class", "-f", "table").stdout.splitlines()
     run = cli("xent", LOGITS, LABELS, "--by-class", "-f", fmt)
-    assert run.status == 2 and f"not yet in {fmt}" in run.stderr and run.stdout == ""
+    assert run.status == 0, run.stderr
+    for starts in ("suggested:", "by class ("):
+        assert escape(next(line for line in table if line.startswith(starts))) in run.stdout
+    section = table[next(i for i, line in enumerate(table) if line.startswith("by class (")):]
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in section if line.startswith("│")]
+    rows = [cells for cells in rows if cells[0][:1].isdigit()]  # the per-class rows, not the header
+    assert len(rows) == 3
+    separator = " | " if fmt == "markdown" else " & "
+    for cells in rows:
+        line = separator.join(escape(c) for c in cells)
+        assert line in run.stdout, line
