@@ -23,7 +23,8 @@ from typing import Union
 import numpy as np
 
 from .result import ClassTargets, HandTerms, LossResult, SoftmaxSlices
-from .table_view import rounded
+from .inputs import printable
+from .table_view import rounded, table_caption
 
 EXPLAIN_ROWS = 8  # every row up to this many; more are the first few, ⋮, the last one
 HEAD_ROWS = 3
@@ -273,7 +274,7 @@ def _pointwise_backward(result, explained, grad_of, count, kept, row_values, raw
 
 
 def _title(result: LossResult) -> str:
-    return f"{result.presentation.name}, reduction={result.reduction}, {result.dtype}"
+    return table_caption(result, columns=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,7 +338,7 @@ def _class_loss(result: LossResult, targets: ClassTargets, n: _Numbers, show_gra
         legend += f"; targets equal to {ignore} are ignored"
     formula.append(Prose(legend))
 
-    names = list(class_names) if class_names else [str(k) for k in range(classes)]
+    names = [printable(str(name)) for name in class_names] if class_names else [str(k) for k in range(classes)]
     kept = _shown_rows(result.rows)
     grid_rows = []
     for i in kept:
@@ -466,12 +467,16 @@ def _sum_of(parts: list[str]) -> str:
 
 def _class_reduced(result, terms, target, valid, w, index_targets, weighted, n) -> Equation:
     counted = [i for i in range(result.rows) if valid[i]]
+    value = n(result.value)
+    if not counted:  # every target ignored: PyTorch's sum is 0 and its mean 0/0
+        if result.reduction == "sum":
+            return Equation(("L", value), "every target is ignored: an empty sum")
+        return Equation(("L", Frac("0", n(result.denominator)), value), "every target is ignored: a mean of nothing")
     shown = counted if len(counted) <= SUM_TERMS else counted[:3] + [None] + counted[-1:]
     symbols = ["…" if i is None else f"ℓ_{{{_index(result, i)}}}" for i in shown]
     values = ["…" if i is None else n(terms[i]) for i in shown]
     if result.rows < result.n and "…" not in symbols:
         symbols, values = symbols[:-1] + ["…"] + symbols[-1:], values[:-1] + ["…"] + values[-1:]
-    value = n(result.value)
     if result.reduction == "sum":
         return Equation(("L", " + ".join(symbols), " + ".join(values), value))
     if index_targets and weighted:
@@ -546,6 +551,9 @@ def _softmax(result: LossResult, n: _Numbers) -> Derivation:
     formula.append(Prose(words))
     items = []
     first_slice = _first_slice_number(result, width)
+    # With a temperature the shares are taken of x/T: the written numbers are those of x/T.
+    of = "x" if temperature == 1 else "x/T"
+    power_j = power.replace("_i", "_j")
     for s in _shown_rows(len(scaled)):
         if s is None:
             items.append(ELIDED)
@@ -555,20 +563,22 @@ def _softmax(result: LossResult, n: _Numbers) -> Derivation:
         with np.errstate(all="ignore"):
             exp = np.exp(x - shift)
         total = float(np.sum(exp))
-        where = "" if len(scaled) == 1 else f"slice {first_slice(s)}"
-        items.append(Prose(f"{where}: x = {n.vector(x)}" if where else f"x = {n.vector(x)}"))
-        items.append(Equation(("Σ_j e^(x_j)" + (f" (shifted by {n(shift)})" if shift else ""), written_sum(powers),
+        where = "" if len(scaled) == 1 else f"slice {first_slice(s)}: "
+        items.append(Prose(f"{where}{of} = {n.vector(x)}"))
+        items.append(Equation((f"Σ_j e^({power_j})" + (f" (shifted by {n(shift)})" if shift else ""), written_sum(powers),
                                written_sum([n(v) for v in exp]), n(total))))
         for j in _shown_rows(width) if width > EXPLAIN_ROWS else range(width):
             if j is None:
                 items.append(ELIDED)
                 continue
+            at = power.replace("_i", f"_{{{j + 1}}}")
             if log:
-                items.append(Equation((f"log-softmax(x)_{{{j + 1}}}", f"{n(x[j] - shift)} − log {n(total)}", n(value[s, j]))))
+                items.append(Equation((f"log-softmax(x)_{{{j + 1}}}", f"{at} − log Σ_j e^({power_j})",
+                                       f"{n(x[j] - shift)} − log {n(total)}", n(value[s, j]))))
             else:
                 items.append(Equation((f"softmax(x)_{{{j + 1}}}", Frac(powers[j], written_sum(powers)),
                                        Frac(n(exp[j]), n(total)), n(value[s, j]))))
-    return Derivation(f"{result.presentation.name} over dim {slices.dim}, {result.dtype}",
+    return Derivation(table_caption(result, columns=False),
                       (Section("Formula", tuple(formula)), Section("Each share", tuple(items))))
 
 

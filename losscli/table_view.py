@@ -478,7 +478,7 @@ def _by_class_section(result: LossResult, console, say, glyphs, digits: int, cla
         say(line)
 
 
-def table_caption(result: LossResult) -> str:
+def table_caption(result: LossResult, columns: bool = True) -> str:
     """The line above the table: the loss, its reduction, dtype and options, the columns read."""
     name = result.presentation.name
     caption = f"{name}, reduction={result.reduction}, {result.dtype}"
@@ -489,7 +489,9 @@ def table_caption(result: LossResult) -> str:
             caption += f", {key}=" + _vector_text(value)
     if isinstance(result.details, SoftmaxSlices):
         caption = f"{name} over dim {result.details.dim}, {result.dtype}"
-    if result.input_columns:
+        temperature = result.parameters.get("temperature", 1.0)
+        caption += f", temperature={temperature:g}" if temperature != 1 else ""
+    if columns and result.input_columns:
         caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
     return caption
 

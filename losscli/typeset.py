@@ -99,7 +99,8 @@ _LATEX_SYMBOLS = {
 }
 _SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-"))
 _FUNCTIONS = {"log": r"\log ", "exp": r"\exp ", "max": r"\max ", "min": r"\min "}
-_TOKEN = re.compile(r"[A-Za-z]+|[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+|\^\(|.", re.S)
+# Words (a hyphen joins names such as log-softmax), superscripts, ``^(`` and ``^`` with a bare number.
+_TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*|[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+|\^\(|\^[−-]?[0-9.]+(?:e[−+-]?[0-9]+)?|.", re.S)
 
 
 def latex_math(math) -> str:
@@ -118,9 +119,11 @@ def latex_math(math) -> str:
             closers.append(")")
         elif token == ")":
             out.append(closers.pop() if closers else ")")
+        elif token[0] == "^":  # e^0.5 → e^{0.5}: LaTeX would raise only the first character
+            out.append("^{" + token[1:].replace("−", "-") + "}")
         elif token[0] in _SUPERSCRIPT:
             out.append("^{" + "".join(_SUPERSCRIPT[c] for c in token) + "}")
-        elif token.isascii() and token.isalpha():
+        elif token.isascii() and token.replace("-", "").isalpha():
             if token in _FUNCTIONS:
                 out.append(_FUNCTIONS[token])
             elif len(token) == 1:

@@ -312,6 +312,46 @@ def test_the_math_notation_in_text_and_latex():
     assert text_math(Frac("2(2 − 4)", "4")) == "2(2 − 4)/4"
     assert latex_math(Frac("e^(x_n[k])", "Σ_j e^(x_n[j])")) == r"\frac{e^{x_n[k]}}{\sum_j e^{x_n[j]}}"
     assert latex_math("½·d_i² + 10⁻¹²") == r"\tfrac{1}{2} \cdot d_i^{2} + 10^{-12}"
+    # A bare number as exponent is braced whole: LaTeX would raise only the "0" of e^0.5.
+    assert latex_math("e^0.5 + e^10 + e^1.5e−3") == r"e^{0.5} + e^{10} + e^{1.5e-3}"
+    # A hyphenated name is one operator, not log minus softmax.
+    assert latex_math("log-softmax(x)_i") == r"\operatorname{log-softmax}(x)_i"
+
+
+def test_all_ignored_targets_are_written_as_zero_over_zero(cli):
+    # PyTorch: the mean over no targets is 0/0 = nan; the sum is 0.
+    mean = _lines(cli("xent", "1,2;3,4", "1,1", "--ignore-index", "1", "--explain"))
+    assert mean[-1].startswith("  L = 0/0 = nan")
+    weighted = _lines(cli("xent", "1,2;3,4", "1,1", "--ignore-index", "1", "--weight", "1,2", "--explain"))
+    assert weighted[-1].startswith("  L = 0/0 = nan")
+    total = _lines(cli("xent", "1,2;3,4", "1,1", "--ignore-index", "1", "-r", "sum", "--explain"))
+    assert total[-1].startswith("  L = 0 ")
+
+
+def test_softmax_with_a_temperature_names_the_scaled_values(cli):
+    # T = 2: the shares are of x/T = [0.5, 1, 1.5, 2], and the derivation says so.
+    lines = _lines(cli("softmax", "1,2,3,4", "--temperature", "2", "--explain"))
+    total = sum(math.exp(v) for v in (0.5, 1, 1.5, 2))  # 16.24
+    assert "Explained: softmax over dim 0, float64, temperature=2" in lines
+    assert "  x/T = [0.5, 1, 1.5, 2]" in lines
+    assert f"  Σⱼ e^(xⱼ/T) = e^0.5 + e^1 + e^1.5 + e^2 = 1.649 + 2.718 + 4.482 + 7.389 = {total:.4g}" in lines
+    log = _lines(cli("softmax", "1,2,3", "--log", "-t", "0.5", "--explain"))
+    last = 6 - math.log(sum(math.exp(v) for v in (2, 4, 6)))  # x₃/T = 6
+    assert f"  log-softmax(x)₃ = x₃/T − log Σⱼ e^(xⱼ/T) = 6 − log 465.4 = −{-last:.4g}" in log
+
+
+def test_the_title_of_the_derivation_names_the_options(cli):
+    lines = _lines(cli("huber", "1,2", "0,0", "--delta", "0.5", "--explain"))
+    assert "Explained: HUBER, reduction=mean, float64, delta=0.5" in lines
+    focal = _lines(cli("focal", "1,-1", "1,0", "--alpha", "0.25", "--gamma", "2", "--explain"))
+    assert any(line.startswith("Explained: FOCAL") and "alpha=0.25" in line and "gamma=2" in line for line in focal)
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "latex"])
+def test_control_characters_in_class_names_never_reach_the_output(cli, fmt):
+    run = cli("xent", "1,2,3", "0", "--classes", "a\x1bb,c,d", "--explain", "--by-class", "--format", fmt)
+    assert run.status == 0, run.stderr
+    assert "\x1b" not in run.stdout and "x1bb" in run.stdout  # escaped as a\\x1bb, then for the format
 
 
 def test_grid_of_targets_in_every_format_has_one_column_per_class():
