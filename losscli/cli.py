@@ -854,6 +854,36 @@ def softmax(
     emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet, explain=explain)
 
 
+@app.command("combine", cls=Command, context_settings=CONTEXT)
+def combine(
+    ctx: typer.Context,
+    parts: Annotated[Optional[list[str]], typer.Argument(metavar="PARTS", help="Files of partials (JSON, one document a line), or - for stdin (the default).", show_default=False)] = None,
+    fmt: FormatOption = Format.auto,
+    digits: DigitsOption = 4,
+    quiet: QuietOption = False,
+) -> None:
+    """Join the partial results of shards into the whole input's value.
+
+    Each part is a line of `losscli LOSS ... --format json` (its "partial": exact sums, counts and options) or of `losscli combine --format json`, so combines nest. Parts of another loss, reduction, dtype or options are refused. Metrics, --by-class and --hist are not combined.
+
+    Example: ls shard-* | xargs -P 4 -n 1 losscli mse --format json | losscli combine
+    """
+    from .losses.partial import combine as combined
+    from .partials_input import read_partials
+
+    env: Environment = ctx.obj
+    for name in parts or []:
+        reject_option_like(name, "combine")
+    if not parts and env.stdin_isatty:
+        raise UsageError(f"no input: give files of partials, or pipe them in (see '{PROG} combine --help')")
+    if fmt.value in ("markdown", "latex"):
+        raise UsageError(f"{fmt.value} writes the rows and their derivation, and a combined result has no rows: "
+                         "use --format table, plain, csv or json")
+    read = read_partials(parts or [], env.stdin)
+    result = combined([partial for _, partial in read], [where for where, _ in read]).result()
+    emit(ctx, result, fmt, digits=digits, quiet=quiet)
+
+
 @app.command("plot", cls=Command, context_settings=CONTEXT)
 def plot(
     ctx: typer.Context,

@@ -293,6 +293,8 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["floor"] = result.floor.to_dict()
     if result.histogram is not None:
         document["histogram"] = result.histogram.to_dict()
+    if result.partial is not None:
+        document["partial"] = result.partial.to_dict()
     return document
 
 
