@@ -378,7 +378,8 @@ def exact_pieces(values: list[float]) -> list[float]:
     """
     special = [v for v in values if not math.isfinite(v)]
     if special:
-        return [float(np.sum(special))]
+        with np.errstate(all="ignore"):  # inf − inf is nan, as the plain sum gives it
+            return [float(np.sum(special))]
     partials: list[float] = []
     for x in values:
         kept = 0
@@ -393,5 +394,6 @@ def exact_pieces(values: list[float]) -> list[float]:
             x = high
         partials[kept:] = [x]
         if not math.isfinite(x):  # the running sum overflowed: the plain sum, as _accurate_sum gives
-            return [float(np.sum(values))]
+            with np.errstate(all="ignore"):
+                return [float(np.sum(values))]
     return [p for p in partials if p] or [0.0]
