@@ -18,7 +18,7 @@ from typing import Iterator, TextIO
 
 import numpy as np
 
-from .errors import OutputError
+from .errors import OutputError, UsageError
 from .result import LossResult, OmittedRows
 from .table_view import write_table
 
@@ -315,6 +315,17 @@ def write_json(result: LossResult, out: TextIO, *, show_grad: bool = False, clas
     out.write("\n")
 
 
+def write_partial(result: LossResult, out: TextIO) -> None:
+    """The partial alone, one JSON line: what ``losscli combine`` joins with other shards'."""
+    if result.partial is None:
+        raise UsageError(
+            f"{result.loss} with reduction {result.reduction} has no partial (--reduction none keeps every term, and "
+            "softmax has no reduction): use mean or sum"
+        )
+    json.dump(result.partial.to_dict(), out, ensure_ascii=False, allow_nan=False)
+    out.write("\n")
+
+
 BY_CLASS_HEADER = ["class", "count", "mean_loss", "loss_share", "weight_share", "accuracy"]
 
 
@@ -361,6 +372,8 @@ def write(
         write_csv(result, out, show_grad=show_grad, class_names=class_names, show_metrics=show_metrics)
     elif fmt == "json":
         write_json(result, out, show_grad=show_grad, class_names=class_names)
+    elif fmt == "partial":
+        write_partial(result, out)
     elif fmt in ("markdown", "latex"):
         from .typeset import write_document
 
@@ -511,6 +524,8 @@ class StreamWriter:
                     self.csv.writerows(csv_metric_rows(result, self.header))
         elif self.fmt == "json":
             self._json(result)
+        elif self.fmt == "partial":
+            write_partial(result, self.out)
 
     def _json(self, result: LossResult) -> None:
         out = self.out

@@ -278,6 +278,26 @@ def test_cli_combine_writes_every_format_like_a_loss_command():
     assert document["partial"]["counts"]["parts"] == 2
     refused = run_cli("combine", "-f", "markdown", stdin=stdin)
     assert refused.status == 2 and "no rows" in refused.stderr
+    # --format partial: the partial alone, the same as json's, and a part for combine again.
+    alone = run_cli("combine", "-f", "partial", stdin=stdin).stdout
+    assert json.loads(alone) == document["partial"]
+    assert run_cli("combine", "-f", "plain", stdin=alone.encode()).stdout == "4.0\n"
+
+
+def test_format_partial_is_json_s_partial_without_rows(tmp_path):
+    rng = np.random.default_rng(2)
+    write_table(tmp_path / "t.csv", [rng.normal(size=3000), rng.normal(size=3000)])
+    for source in (["2,3,4", "4,5,7"], [str(tmp_path / "t.csv"), "--no-header"]):
+        alone = run_cli("huber", *source, "--delta", "0.5", "-f", "partial")
+        whole = run_cli("huber", *source, "--delta", "0.5", "-f", "json")
+        assert alone.status == 0 and alone.stdout.count("\n") == 1
+        assert json.loads(alone.stdout) == json.loads(whole.stdout)["partial"]
+    none = run_cli("mse", "2,3", "4,5", "-r", "none", "-f", "partial")
+    assert none.status == 2 and "no partial" in none.stderr
+    softmax = run_cli("softmax", "1,2,3", "-f", "partial")
+    assert softmax.status == 2 and "no partial" in softmax.stderr
+    grad = run_cli("mse", "2,3", "4,5", "-g", "-f", "partial")
+    assert grad.status == 2 and "gradient" in grad.stderr
 
 
 def test_cli_combine_refuses_mismatches_and_what_is_not_a_partial():
