@@ -7,12 +7,14 @@ merge itself is exact). Dask is imported only when these functions run.
 
 Inputs are Dask Arrays or Series, one per input of the loss (``mse``: prediction and target;
 ``xent``: an (N, C) array of logits and N class indices), or one Dask DataFrame with
-``columns`` naming each input's column (a list of columns for the logits).
+``columns`` naming each input's column (a list of columns for the logits)::
 
-    >>> import dask.array as da                                      # doctest: +SKIP
-    >>> x, y = da.arange(8.0, chunks=3), da.arange(8.0, chunks=3) + 2  # doctest: +SKIP
-    >>> float(loss("mse", x, y).value)                               # doctest: +SKIP
-    4.0
+    import dask.array as da
+    x = da.arange(8.0, chunks=3)
+    loss("mse", x, x + 2).value                     # 4.0
+    loss("xent", ddf, columns=(["c0", "c1", "c2"], "label"), weight=[1, 2, 0.5])
+
+(run in tests/test_dask.py, which the ``dask`` extra enables).
 """
 
 from __future__ import annotations

@@ -218,21 +218,39 @@ def write_table(path, columns: list[np.ndarray], header: list[str] | None = None
             out.write(",".join(repr(float(v)) for v in row) + "\n")
 
 
-@pytest.mark.parametrize("name,reduction", [("mse", "mean"), ("huber", "sum"), ("kl", "batchmean"), ("gaussian-nll", "mean")])
+def cli_options(name: str) -> list[str]:
+    """options_for(name) as flags; the class losses' tables name their label column."""
+    flags = []
+    for key, value in options_for(name).items():
+        flags += ["--" + key.replace("_", "-"), ",".join(map(repr, value)) if isinstance(value, list) else repr(value)]
+    return flags + (["--target", "label"] if name in CLASS_LOSSES else ["--no-header"])
+
+
+def table_of(name: str, inputs) -> tuple[list[np.ndarray], list[str] | None]:
+    if name in CLASS_LOSSES:
+        scores, labels = inputs
+        return [*scores.T, labels], [f"c{i}" for i in range(CLASSES)] + ["label"]
+    return list(inputs), None
+
+
+@pytest.mark.parametrize("name,reduction", CASES)
 def test_cli_shards_combined_equal_the_whole_file(tmp_path, name, reduction):
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(5 + len(name))
     rows = 20_000
     inputs = random_inputs(name, rows, rng)
+    flags = ["-r", reduction, "-q", *cli_options(name)]
     whole = tmp_path / "whole.csv"
-    write_table(whole, list(inputs))
-    expected = run_cli(name, str(whole), "--no-header", "-r", reduction, "-f", "plain")
+    write_table(whole, *table_of(name, inputs))
+    expected = run_cli(name, str(whole), *flags, "-f", "plain")
     assert expected.status == 0, expected.stderr
+    # The CLI's whole-file value is the API's (an independent path: blocks read from the file).
+    assert close(float(expected.stdout), float(whole_value(name, reduction, inputs, **options_for(name))))
     bounds = split_points(rows, rng)
     lines = []
     for number, (i, j) in enumerate(zip(bounds, bounds[1:])):
         shard = tmp_path / f"shard-{number}.csv"
-        write_table(shard, [a[i:j] for a in inputs])
-        run = run_cli(name, str(shard), "--no-header", "-r", reduction, "-f", "json")
+        write_table(shard, *table_of(name, [a[i:j] for a in inputs]))
+        run = run_cli(name, str(shard), *flags, "-f", "json" if number % 2 else "partial")
         assert run.status == 0, run.stderr
         lines.append(run.stdout)
     parts = tmp_path / "parts.jsonl"
