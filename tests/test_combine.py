@@ -336,3 +336,16 @@ def test_cli_combine_refuses_mismatches_and_what_is_not_a_partial():
     version["partial"]["version"] = 2
     future = run_cli("combine", stdin=(json.dumps(version) + "\n").encode())
     assert future.status == 1 and "partial version 2" in future.stderr
+
+
+def test_probability_targets_divide_by_the_combined_sample_count():
+    rng = np.random.default_rng(12)
+    logits, target = rng.normal(size=(900, 5)), rng.dirichlet(np.ones(5), size=900)
+    parts = [partial_of("xent", logits[i:j], target[i:j], weight=[1, 2, 1, 1, 3]) for i, j in ((0, 100), (100, 900))]
+    combined = combine(parts)
+    lp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = math.fsum((-(np.array([1, 2, 1, 1, 3]) * target * lp).sum(axis=1)).tolist()) / 900
+    assert combined.facts == {"target_kind": "probs", "classes": 5} and combined.denominator == "n"
+    assert math.isclose(float(combined.value()), expected, rel_tol=1e-13)
+    with pytest.raises(DataError, match="target kind index but part 1 has probs"):
+        combine([parts[0], partial_of("xent", logits[:3], [0, 1, 2], weight=[1, 2, 1, 1, 3])])
