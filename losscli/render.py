@@ -322,8 +322,9 @@ def write_partial(result: LossResult, out: TextIO) -> None:
             f"{result.loss} with reduction {result.reduction} has no partial (--reduction none keeps every term, and "
             "softmax has no reduction): use mean or sum"
         )
-    json.dump(result.partial.to_dict(), out, ensure_ascii=False, allow_nan=False)
-    out.write("\n")
+    # One write of the whole line: shards run side by side (xargs -P) share one pipe, and a line
+    # under PIPE_BUF (4 KiB) written at once is never interleaved with another's, even unbuffered.
+    out.write(json.dumps(result.partial.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
 
 
 BY_CLASS_HEADER = ["class", "count", "mean_loss", "loss_share", "weight_share", "accuracy"]

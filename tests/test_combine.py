@@ -349,3 +349,23 @@ def test_probability_targets_divide_by_the_combined_sample_count():
     assert math.isclose(float(combined.value()), expected, rel_tol=1e-13)
     with pytest.raises(DataError, match="target kind index but part 1 has probs"):
         combine([parts[0], partial_of("xent", logits[:3], [0, 1, 2], weight=[1, 2, 1, 1, 3])])
+
+
+def test_a_partial_line_is_one_write_so_parallel_shards_never_interleave():
+    """xargs -P runs shards into one pipe; with PYTHONUNBUFFERED each write is a syscall of its own."""
+    import io
+
+    from losscli.environment import Environment
+    from losscli.cli import main
+
+    class Writes(io.StringIO):
+        calls: list[str] = []
+
+        def write(self, text):
+            self.calls.append(text)
+            return super().write(text)
+
+    out = Writes()
+    env = Environment(stdin=io.BytesIO(), stdout=out, stderr=io.StringIO())
+    assert main(["xent", "1,2,0.5;0.1,-1,3", "1,2", "--weight", "1,2,0.5", "-f", "partial"], env) == 0
+    assert len(out.calls) == 1 and out.calls[0].endswith("\n") and len(out.calls[0].encode()) < 4096
