@@ -15,10 +15,10 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# Tests run with the optional fast reader and matplotlib (plot --output) installed; they force the
-# numpy reader where they compare both.
+# Tests run with the optional fast reader, matplotlib (plot --output) and Dask installed; they force
+# the numpy reader where they compare both.
 $(STAMP_TEST): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,fast,plot]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fast,plot,dask]'
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)

@@ -10,7 +10,9 @@ peak RSS = "Maximum resident set size" from /usr/bin/time -v; median of N runs.
   4. `--format table` vs `--format plain` on the 10M-row file;
   5. LOSSCLI_READER=numpy vs the default reader, labelled by line 2 of `losscli --version`;
   6. softmax of a 1M x 10 table to `-f csv` vs an awk one-liner (wall, peak RSS); `softmax --dim 0`
-     peak RSS at 1M vs 3M rows (3M only with --big); mse over the same numbers as .npy vs CSV.
+     peak RSS at 1M vs 3M rows (3M only with --big); mse over the same numbers as .npy vs CSV;
+  7. combine: the 1M-row file as 4 shards, `xargs -P 2` losscli per shard + `losscli combine`,
+     vs one losscli run over the whole file (wall ratio; the values must agree to 1e-14 relative).
 A command that exits non-zero shows up as "failed: <first stderr line>".
 Data is generated once into benchmarks/data/ (numpy, fixed seed) and reused.
 
@@ -232,6 +234,50 @@ def softmax_section(args, tp_n, emit):
          + f"\n\nValues: {same}.")
 
 
+def shards_of(csv_path, count):
+    """The rows of a CSV with a header as ``count`` headerless shards, as `split -n l/4` cuts them."""
+    folder = csv_path.with_name(csv_path.stem + f"_shards{count}")
+    if folder.exists():
+        return sorted(folder.iterdir())
+    tmp = folder.with_suffix(".tmp")
+    tmp.mkdir(exist_ok=True)
+    lines = csv_path.read_text().splitlines(keepends=True)[1:]
+    size = -(-len(lines) // count)
+    for i in range(count):
+        (tmp / f"shard-{i}.csv").write_text("".join(lines[i * size : (i + 1) * size]))
+    tmp.replace(folder)
+    return sorted(folder.iterdir())
+
+
+def combine_section(tp_n, emit):
+    """Section 7: shards through xargs -P 2 and `losscli combine` vs one run over the whole file."""
+    whole = dataset(1_000_000)
+    shards = shards_of(whole, 4)
+    one = measure([LOSSCLI, "mse", str(whole), "--format", "plain"], tp_n)
+    script = ('printf "%s\\n" "$@" | xargs -P 2 -n 1 "$0" mse --no-header --pred 1 --target 2 -q -f partial'
+              ' | "$0" combine -f plain')
+    joined = measure(["sh", "-c", script, LOSSCLI, *map(str, shards)], tp_n)
+    parts = sh(["sh", "-c", script.replace(' | "$0" combine -f plain', ""), LOSSCLI, *map(str, shards)]).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
+        f.write(parts)
+        f.flush()
+        alone = measure([LOSSCLI, "combine", f.name, "-f", "plain"], tp_n, latency=True)
+    try:
+        a, b = float(joined.out), float(one.out)
+        check = f"combined {a!r}, whole {b!r}, rel. diff {abs(a - b) / abs(b):.1e} → {'agree' if abs(a - b) <= 1e-14 * abs(b) else 'DISAGREE'}"
+    except ValueError:
+        check = f"n/a ({joined.error or joined.out[:40]!r})"
+    emit("## 7. Shards and combine\n\n"
+         "The 1M-row file as 4 headerless shards; each through `losscli mse -f partial` with `xargs -P 2`, the "
+         "partials through `losscli combine`, against one `losscli mse FILE -f plain`; and `combine` alone on the "
+         "4 partials.\n\n"
+         + table(["command", "wall", "peak RSS", "vs one run"],
+                 [["losscli mse FILE -f plain (one run)", wall(one), mb(one), "1.00×"],
+                  ["xargs -P 2 losscli mse SHARD -f partial × 4 | losscli combine", wall(joined), mb(joined), ratio(joined, one)],
+                  ["losscli combine PARTS (4 partials)", wall(alone), mb(alone), ratio(alone, one)]])
+         + f"\n\nValue check: {check}.")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, help="runs per command for every section (overrides the two below)")
@@ -240,6 +286,7 @@ def main():
     ap.add_argument("--big", action="store_true", help="also generate and run 30M rows (memory growth)")
     ap.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md, keeping notes")
     ap.add_argument("--softmax-only", action="store_true", help="run only section 6 (softmax, binary input)")
+    ap.add_argument("--combine-only", action="store_true", help="run only section 7 (shards and combine)")
     args = ap.parse_args()
     lat_n = args.runs or args.latency_runs
     tp_n = args.runs or args.throughput_runs
@@ -255,6 +302,9 @@ def main():
 
     if args.softmax_only:
         softmax_section(args, tp_n, emit)
+        return
+    if args.combine_only:
+        combine_section(tp_n, emit)
         return
 
     # 1. latency
@@ -333,6 +383,9 @@ def main():
 
     # 6. softmax over big tables, binary input
     softmax_section(args, tp_n, emit)
+
+    # 7. shards and combine
+    combine_section(tp_n, emit)
 
     if args.write:
         out = HERE / "RESULTS.md"

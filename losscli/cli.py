@@ -44,6 +44,7 @@ class Format(str, Enum):
     csv = "csv"
     markdown = "markdown"
     latex = "latex"
+    partial = "partial"
 
 
 class DType(str, Enum):
@@ -64,7 +65,8 @@ FormatOption = Annotated[
         "-f",
         help="Output: table on a terminal, plain on a pipe (csv with --grad) (auto); or json, csv, plain, table; "
         "markdown or latex: the table and the derivation, ready to paste. "
-        "plain carries only the values, so plain with --grad is refused.",
+        "plain carries only the values, so plain with --grad is refused. "
+        "partial: one JSON line of exact sums and counts for losscli combine (as json's \"partial\"), no rows.",
     ),
 ]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="float32 reproduces PyTorch's default tensors.")]
@@ -192,6 +194,8 @@ def resolve_format(fmt: Format, env: Environment, grad: bool = False, explain: b
         return "table" if env.stdout_isatty else ("csv" if grad else "plain")
     if fmt is Format.plain and grad:
         raise UsageError("plain output carries only the values; use --format csv or --format json for the gradient")
+    if fmt is Format.partial and grad:
+        raise UsageError("--format partial carries only the sums for losscli combine; use --format csv or json for the gradient")
     return fmt.value
 
 
@@ -852,6 +856,36 @@ def softmax(
     if input_columns:
         result = replace(result, input_columns=dict(input_columns))
     emit(ctx, result, fmt, digits=digits, rows=rows, all_rows=all_rows, quiet=quiet, explain=explain)
+
+
+@app.command("combine", cls=Command, context_settings=CONTEXT)
+def combine(
+    ctx: typer.Context,
+    parts: Annotated[Optional[list[str]], typer.Argument(metavar="PARTS", help="Files of partials (JSON, one document a line), or - for stdin (the default).", show_default=False)] = None,
+    fmt: FormatOption = Format.auto,
+    digits: DigitsOption = 4,
+    quiet: QuietOption = False,
+) -> None:
+    """Join the partial results of shards into the whole input's value.
+
+    Each part is a line of `losscli LOSS ... --format partial` (exact sums, counts and options, no rows), or of --format json (its "partial"); combine's own json and partial output are parts again, so combines nest. Parts of another loss, reduction, dtype or options are refused. Metrics, --by-class and --hist are not combined.
+
+    Example: ls shard-* | xargs -P 4 -n 1 losscli mse --format partial | losscli combine
+    """
+    from .losses.partial import combine as combined
+    from .partials_input import read_partials
+
+    env: Environment = ctx.obj
+    for name in parts or []:
+        reject_option_like(name, "combine")
+    if not parts and env.stdin_isatty:
+        raise UsageError(f"no input: give files of partials, or pipe them in (see '{PROG} combine --help')")
+    if fmt.value in ("markdown", "latex"):
+        raise UsageError(f"{fmt.value} writes the rows and their derivation, and a combined result has no rows: "
+                         "use --format table, plain, csv, json or partial")
+    read = read_partials(parts or [], env.stdin)
+    result = combined([partial for _, partial in read], [where for where, _ in read]).result()
+    emit(ctx, result, fmt, digits=digits, quiet=quiet)
 
 
 @app.command("plot", cls=Command, context_settings=CONTEXT)

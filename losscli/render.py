@@ -18,7 +18,7 @@ from typing import Iterator, TextIO
 
 import numpy as np
 
-from .errors import OutputError
+from .errors import OutputError, UsageError
 from .result import LossResult, OmittedRows
 from .table_view import write_table
 
@@ -293,6 +293,8 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["floor"] = result.floor.to_dict()
     if result.histogram is not None:
         document["histogram"] = result.histogram.to_dict()
+    if result.partial is not None:
+        document["partial"] = result.partial.to_dict()
     return document
 
 
@@ -311,6 +313,18 @@ def to_json(result: LossResult, *, show_grad: bool = False, class_names: list[st
 def write_json(result: LossResult, out: TextIO, *, show_grad: bool = False, class_names: list[str] | None = None) -> None:
     json.dump(to_json(result, show_grad=show_grad, class_names=class_names), out, ensure_ascii=False, allow_nan=False)
     out.write("\n")
+
+
+def write_partial(result: LossResult, out: TextIO) -> None:
+    """The partial alone, one JSON line: what ``losscli combine`` joins with other shards'."""
+    if result.partial is None:
+        raise UsageError(
+            f"{result.loss} with reduction {result.reduction} has no partial (--reduction none keeps every term, and "
+            "softmax has no reduction): use mean or sum"
+        )
+    # One write of the whole line: shards run side by side (xargs -P) share one pipe, and a line
+    # under PIPE_BUF (4 KiB) written at once is never interleaved with another's, even unbuffered.
+    out.write(json.dumps(result.partial.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
 
 
 BY_CLASS_HEADER = ["class", "count", "mean_loss", "loss_share", "weight_share", "accuracy"]
@@ -359,6 +373,8 @@ def write(
         write_csv(result, out, show_grad=show_grad, class_names=class_names, show_metrics=show_metrics)
     elif fmt == "json":
         write_json(result, out, show_grad=show_grad, class_names=class_names)
+    elif fmt == "partial":
+        write_partial(result, out)
     elif fmt in ("markdown", "latex"):
         from .typeset import write_document
 
@@ -509,6 +525,8 @@ class StreamWriter:
                     self.csv.writerows(csv_metric_rows(result, self.header))
         elif self.fmt == "json":
             self._json(result)
+        elif self.fmt == "partial":
+            write_partial(result, self.out)
 
     def _json(self, result: LossResult) -> None:
         out = self.out

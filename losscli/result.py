@@ -193,6 +193,8 @@ class LossResult:
     floor: "Floor | None" = None
     # The terms' histogram, with --hist (None otherwise).
     histogram: TermsHistogram | None = None
+    # What this reduction leaves to join with other shards' (losses.partial.Partial; None for none).
+    partial: Any = None
 
     @property
     def rows(self) -> int:

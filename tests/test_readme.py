@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -48,6 +49,13 @@ def write_readme_files(folder: Path) -> None:
     np.save(folder / "preds.npy", np.array([2.5, 0.0, 2.0, 8.0]))
     np.save(folder / "targets.npy", np.array([3.0, -0.5, 2.0, 7.0]))
     np.savez(folder / "batch.npz", logits=np.array([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]]), labels=np.array([1, 2]))
+    # Big data: what `losscli mse shard-0N --pred 2 --target 3 --no-header -f partial` writes for the
+    # four 250-row shards of results.csv, and an l1 partial of the first one.
+    from losscli.losses.partial import partial_of
+
+    parts = [partial_of("mse", y_hat[i : i + 250], y[i : i + 250]).to_dict() for i in range(0, 1000, 250)]
+    (folder / "parts.jsonl").write_text("".join(json.dumps(part) + "\n" for part in parts))
+    (folder / "l1.jsonl").write_text(json.dumps(partial_of("l1", y_hat[:250], y[:250]).to_dict()) + "\n")
 
 
 EXAMPLES = console_examples()

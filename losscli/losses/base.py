@@ -331,6 +331,7 @@ class ChunkedSum:
     def __init__(self) -> None:
         self._chunk_sums: list[float] = []
         self._carry = np.empty(0)
+        self._merged: list[float] = []  # the exact pieces of sums merged in (merge_pieces)
 
     def add(self, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=np.float64).ravel()
@@ -348,5 +349,51 @@ class ChunkedSum:
 
     def total(self) -> float:
         with np.errstate(all="ignore"):
-            return _accurate_sum(self._chunk_sums + [float(self._carry.sum())])
+            return _accurate_sum(self._chunk_sums + [float(self._carry.sum())] + self._merged)
 
+
+    # What a partial result carries (losses.partial): the sum as exact pieces, and the pieces of
+    # other accumulators folded in.
+
+    def pieces(self) -> list[float]:
+        """The sum so far as a few floats whose exact sum is the exact sum of the chunk sums."""
+        with np.errstate(all="ignore"):
+            return exact_pieces(self._chunk_sums + [float(self._carry.sum())] + self._merged)
+
+    def merge_pieces(self, pieces: list[float]) -> None:
+        """Fold in another sum's ``pieces``: ``total`` is then the correctly rounded sum of both."""
+        self._merged = exact_pieces(self._merged + list(pieces))
+
+
+def exact_pieces(values: list[float]) -> list[float]:
+    """Non-overlapping floats whose exact sum is that of ``values`` (Shewchuk's partials, as
+    ``math.fsum`` keeps them): ``math.fsum`` of the pieces of several lists is the correctly
+    rounded sum of all their values, in any order or grouping. Non-finite values give one piece,
+    their float sum (nan, inf or -inf), as ``math.fsum`` would; so does an overflowing sum.
+
+    >>> exact_pieces([1e16, 1.0, -1e16, 0.5])
+    [1.5]
+    >>> math.fsum(exact_pieces([0.1] * 10) + exact_pieces([0.2] * 5)) == math.fsum([0.1] * 10 + [0.2] * 5)
+    True
+    """
+    special = [v for v in values if not math.isfinite(v)]
+    if special:
+        with np.errstate(all="ignore"):  # inf − inf is nan, as the plain sum gives it
+            return [float(np.sum(special))]
+    partials: list[float] = []
+    for x in values:
+        kept = 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            high = x + y
+            low = y - (high - x)
+            if low:
+                partials[kept] = low
+                kept += 1
+            x = high
+        partials[kept:] = [x]
+        if not math.isfinite(x):  # the running sum overflowed: the plain sum, as _accurate_sum gives
+            with np.errstate(all="ignore"):
+                return [float(np.sum(values))]
+    return [p for p in partials if p] or [0.0]

@@ -429,6 +429,37 @@ class PointwiseAccumulator:
         """One block's rows as a result, for writers that stream (its gradient not yet scaled)."""
         return self._as_result(block, None, block.grad, part=True, omitted=block.omitted)
 
+    def partial(self):
+        """What this reduction leaves to join with other shards' (``losses.partial.Partial``):
+        the exact sum, the counts and the options; refused for ``none``.
+
+        >>> from losscli.losses import POINTWISE_LOSSES
+        >>> a, b = PointwiseAccumulator(POINTWISE_LOSSES["mse"]), PointwiseAccumulator(POINTWISE_LOSSES["mse"])
+        >>> _, _ = a.add([2.0, 3.0], [4.0, 5.0]), b.add([4.0], [7.0])
+        >>> float(a.merge(b).value())  # (4 + 4 + 9) / 3
+        5.666666666666667
+        """
+        from .partial import Partial, no_partial, _option_value
+
+        no_partial(self.reduction)
+        if self.n == 0:
+            raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
+        self._check_vector_lengths()
+        options = {name: _option_value(value) for name, value in self.parameters.items()}
+        options["nan_policy"] = self.nan_count.policy
+        return Partial(
+            loss=self.spec.name, reduction=self.reduction, dtype=str(self.dtype), options=options,
+            denominator="batch" if self.reduction == "batchmean" else "n",
+            denominator_is="N" if self.reduction == "batchmean" else "n",
+            counts={"n": self.n, "batch": self.batch, "rows": self.rows_seen, "omitted": self.nan_count.omitted,
+                    "nan": self.nan_count.kept, "parts": 1},
+            sums={"terms": self._sum.pieces()},
+        )
+
+    def merge(self, other: "PointwiseAccumulator"):
+        """This accumulator's partial joined with ``other``'s (same loss and options), a ``Partial``."""
+        return self.partial().merge(other.partial())
+
     def result(self) -> LossResult:
         if self.n == 0:
             raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
@@ -453,11 +484,14 @@ class PointwiseAccumulator:
         notes += [f.message for f in self.watch.findings() if f.level == "warning"]
         notes += [tally.note(count, first) for tally, (count, first) in zip(self.spec.tallies, self._tallied) if count]
         omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
+        result = self._as_result(kept, value, grad, notes, omitted=omitted)
+        if self.reduction != "none":  # what shards of the input join (losscli combine)
+            result = replace(result, partial=self.partial())
         if self.view is None:
-            return self._as_result(kept, value, grad, notes, omitted=omitted)
+            return result
         notes += self.view.notes()
         floor = self.view.floor_result(self.parameters, denominator, self.reduction, self.n)
-        return replace(self._as_result(kept, value, grad, notes, omitted=omitted), by_class=self.view.by_class(), floor=floor)
+        return replace(result, notes=tuple(notes), by_class=self.view.by_class(), floor=floor)
 
 
 def pointwise_loss(
