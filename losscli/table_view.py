@@ -491,6 +491,8 @@ def table_caption(result: LossResult) -> str:
         caption = f"{name} over dim {result.details.dim}, {result.dtype}"
     if result.input_columns:
         caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
+    if result.layout is not None:
+        caption += "; " + result.layout.caption()
     return caption
 
 
