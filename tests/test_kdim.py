@@ -244,3 +244,37 @@ def test_a_large_npy_is_read_in_bounded_memory(tmp_path):
     assert value == pytest.approx(expected_xent(big.astype(np.float64), target, 2), rel=1e-12)
     # read whole, the logits alone would add 16 MB mapped and 33 MB as float64
     assert peak - base < 8 * 1024, (peak, base)
+
+
+# --- element-wise losses: any shape pairs with its own ---------------------------------------
+
+
+def test_bce_with_logits_of_any_shape_is_the_mean_over_elements(cli, tmp_path):
+    x = RNG.normal(size=(2, 1, 3, 4)) * 3  # a segmentation mask's (N, 1, H, W)
+    y = RNG.integers(0, 2, size=x.shape).astype(float)
+    expected = np.mean(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))))
+    run = cli("bce-logits", save(tmp_path, "x.npy", x), save(tmp_path, "y.npy", y))
+    assert run.status == 0, run.stderr
+    assert float(run.stdout) == pytest.approx(expected, rel=1e-13)
+    fortran = cli("bce-logits", save(tmp_path, "xf.npy", np.asfortranarray(x)), save(tmp_path, "yf.npy", np.asfortranarray(y)))
+    assert float(fortran.stdout) == pytest.approx(expected, rel=1e-13)
+    np.savez(tmp_path / "pair.npz", pred=x, target=y)
+    assert float(cli("bce-logits", str(tmp_path / "pair.npz")).stdout) == pytest.approx(expected, rel=1e-13)
+
+
+def test_focal_of_a_3d_array_is_focal_of_its_flattened_values(cli, tmp_path):
+    x = RNG.normal(size=(2, 3, 4))
+    y = RNG.integers(0, 2, size=x.shape).astype(float)
+    shaped = cli("focal", save(tmp_path, "x.npy", x), save(tmp_path, "y.npy", y), "-r", "none", "-f", "plain")
+    flat = cli("focal", save(tmp_path, "xr.npy", x.reshape(-1)), save(tmp_path, "yr.npy", y.reshape(-1)), "-r", "none", "-f", "plain")
+    assert shaped.status == 0 and shaped.stdout == flat.stdout and len(shaped.stdout.split()) == 24
+
+
+def test_element_wise_arrays_of_different_shapes_are_refused(cli, tmp_path):
+    x = save(tmp_path, "x.npy", RNG.normal(size=(2, 3, 4)))
+    for other in (RNG.normal(size=(4, 3, 2)), RNG.normal(size=24)):
+        run = cli("mse", x, save(tmp_path, "y.npy", other))
+        assert run.status == 1 and "different shapes" in run.stderr
+    np.savez(tmp_path / "pair.npz", pred=RNG.normal(size=(2, 3, 4)), target=RNG.normal(size=(4, 3, 2)))
+    run = cli("mse", str(tmp_path / "pair.npz"))
+    assert run.status == 1 and "different shapes" in run.stderr
