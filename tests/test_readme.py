@@ -48,6 +48,16 @@ def write_readme_files(folder: Path) -> None:
     np.save(folder / "preds.npy", np.array([2.5, 0.0, 2.0, 8.0]))
     np.save(folder / "targets.npy", np.array([3.0, -0.5, 2.0, 7.0]))
     np.savez(folder / "batch.npz", logits=np.array([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]]), labels=np.array([1, 2]))
+    # Big data: K-dimensional logits, as a language model's (B, T, V) and a segmenter's (N, C, H, W).
+    rng = np.random.default_rng(7)
+    np.save(folder / "lm_logits.npy", rng.normal(size=(2, 3, 5)).round(1).astype(np.float32))
+    np.save(folder / "lm_labels.npy", np.array([[4, 0, 2], [1, 1, -100]]))
+    np.save(folder / "seg_logits.npy", rng.normal(size=(2, 3, 2, 2)).round(1))
+    np.save(folder / "seg_labels.npy", np.array([[[0, 2], [1, 1]], [[2, 2], [0, 1]]]))
+    np.save(folder / "square.npy", rng.normal(size=(2, 4, 4)).round(1))
+    np.save(folder / "square_labels.npy", np.array([[0, 1, 2, 3], [3, 2, 1, 0]]))
+    np.save(folder / "mask_logits.npy", rng.normal(size=(2, 1, 2, 2)).round(1))
+    np.save(folder / "masks.npy", np.array([[[[1.0, 0.0], [0.0, 1.0]]], [[[1.0, 1.0], [0.0, 0.0]]]]))
 
 
 EXAMPLES = console_examples()
