@@ -697,8 +697,10 @@ def run_class_loss(
     literal_notes: list[str] = []  # inline values out of the dtype's range
     from . import kdim_inputs
 
+    if sources and sources[0] is not None and sources[0].is_stdin and env.stdin is not None:
+        env.stdin = kdim_inputs.peekable(env.stdin)  # looked at, left unread for the table reader
     kdim = kdim_inputs.open_inputs(arguments, sources, class_dim, target_column, logits_columns,
-                                   lambda text: parse_inline(text, "target"))
+                                   lambda text: parse_inline(text, "target"), env.stdin)
     if kdim is not None:
         run_kdim(env, loss, kdim, options, reduction=reduction.value, dtype=dtype.value, fmt=concrete, grad=grad, digits=digits,
                  rows=rows, all_rows=all_rows, quiet=quiet, class_names=class_names, with_metrics=with_metrics,

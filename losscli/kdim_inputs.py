@@ -176,6 +176,7 @@ class KdimInputs:
     layout: ClassLayout
     note: str | None  # what losscli decided by itself, for stderr
     columns: dict[str, str] | None  # the .npz members used, when losscli chose them
+    spool: object = None  # the temporary copy of stdin the logits are mapped from, kept open
 
     def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(rows of C scores, their targets) a block of positions at a time, as float64."""
@@ -221,7 +222,7 @@ def position_blocks(logits: Array, target: Array, layout: ClassLayout) -> Iterat
 
 def open_inputs(
     arguments: list[str], sources: list, class_dim: int | None, target_spec: str | None, logits_spec: str | None,
-    parse_target: Callable[[str], np.ndarray],
+    parse_target: Callable[[str], np.ndarray], stdin=None,
 ) -> KdimInputs | None:
     """The K-dimensional inputs the arguments name, or None when the logits are not such an array
     (a table, a 1-D or 2-D array: the ordinary readers take them).
@@ -229,10 +230,17 @@ def open_inputs(
     The logits come from a ``.npy`` of 3 or more dimensions, or from an ``.npz`` that holds such a
     member; targets from a second ``.npy``/``.npz``, inline values, or the ``.npz``'s other member.
     """
-    if not arguments or sources[0] is None or sources[0].is_stdin:
+    if not arguments or sources[0] is None:
         return None
-    path, name = sources[0].path, sources[0].name
-    kind = _kind(path)
+    name, spool = sources[0].name, None
+    if sources[0].is_stdin:
+        spool = _spooled_stdin(stdin)
+        if spool is None:
+            return None
+        path, kind = spool.name, "npy"
+    else:
+        path = sources[0].path
+        kind = _kind(path)
     columns: dict[str, str] | None = None
     if kind == "npy":
         header = _npy_header_shape(path)
@@ -282,7 +290,34 @@ def open_inputs(
     if columns is not None:
         chosen = ", ".join(f"{role} = {quoted(member)}" for role, member in columns.items())
         note = f"{printable(name)}: {chosen}" + ("" if note is None else "; " + note.split(": ", 1)[1])
-    return KdimInputs(logits, target, layout, note, columns)
+    return KdimInputs(logits, target, layout, note, columns, spool)
+
+
+def peekable(stdin):
+    """stdin wrapped (once) so that its first bytes can be looked at and left unread."""
+    return binary_inputs.peek_stdin(stdin)[0]
+
+
+def _spooled_stdin(stdin):
+    """stdin holding a .npy of 3+ dimensions, copied to a temporary file (a mapping needs a file);
+    None, with stdin left unread, for anything else (the table reader takes it)."""
+    if stdin is None:
+        return None
+    stream, head = binary_inputs.peek_stdin(stdin)
+    if binary_inputs.detect("", head) != "npy":
+        return None
+    import io
+
+    try:
+        header = io.BytesIO(head)
+        version = np.lib.format.read_magic(header)
+        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+        ndim = len(reader(header)[0])
+    except (ValueError, KeyError, EOFError):
+        return None
+    if ndim < 3:
+        return None
+    return binary_inputs.spool_to_file(stream)
 
 
 def _target_member(path: str, name: str, members: dict, target_spec: str | None, logits_shape, columns: dict | None) -> Array:

@@ -278,3 +278,19 @@ def test_element_wise_arrays_of_different_shapes_are_refused(cli, tmp_path):
     np.savez(tmp_path / "pair.npz", pred=RNG.normal(size=(2, 3, 4)), target=RNG.normal(size=(4, 3, 2)))
     run = cli("mse", str(tmp_path / "pair.npz"))
     assert run.status == 1 and "different shapes" in run.stderr
+
+
+def test_k_dimensional_logits_from_stdin_and_2d_ones_still_read_as_a_table(cli, tmp_path):
+    import io
+
+    logits = RNG.normal(size=(2, 3, 4))
+    target = RNG.integers(0, 4, size=(2, 3))
+    buffer = io.BytesIO()
+    np.save(buffer, logits)
+    run = cli("xent", "-", save(tmp_path, "y.npy", target), "-f", "json", stdin=buffer.getvalue())
+    assert json_of(run)["value"] == pytest.approx(expected_xent(logits, target, 2), rel=1e-13)
+    flat = io.BytesIO()
+    np.save(flat, logits[0])  # (3, 4): rows of logits, the ordinary table path
+    run = cli("xent", "-", "0,1,3", "-f", "json", stdin=flat.getvalue())
+    assert json_of(run)["value"] == pytest.approx(expected_xent(logits[:1], target[:1] * 0 + [[0, 1, 3]], 2), rel=1e-13)
+    assert "layout" not in json_of(run)
