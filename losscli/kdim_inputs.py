@@ -281,15 +281,15 @@ def open_inputs(
     else:
         target = _target_argument(arguments[1], sources[1], target_spec, parse_target)
     layout = class_axis(logits.shape, target.shape, class_dim)
-    note = None
+    decided = []  # what losscli chose by itself, for one note
+    if columns is not None:
+        decided.append(", ".join(f"{role} = {quoted(member)}" for role, member in columns.items()))
     if layout.decided_by == "shapes":
-        note = (
-            f"{printable(name)}: {layout.caption()} (the target shape {_shape_text(target.shape)} is the logits' without "
+        decided.append(
+            f"{layout.caption()} (the target shape {_shape_text(target.shape)} is the logits' without "
             f"axis {layout.class_dim}; --class-dim sets it)"
         )
-    if columns is not None:
-        chosen = ", ".join(f"{role} = {quoted(member)}" for role, member in columns.items())
-        note = f"{printable(name)}: {chosen}" + ("" if note is None else "; " + note.split(": ", 1)[1])
+    note = f"{printable(name)}: " + "; ".join(decided) if decided else None
     return KdimInputs(logits, target, layout, note, columns, spool)
 
 
