@@ -293,3 +293,20 @@ def test_k_dimensional_logits_from_stdin_and_2d_ones_still_read_as_a_table(cli, 
     run = cli("xent", "-", "0,1,3", "-f", "json", stdin=flat.getvalue())
     assert json_of(run)["value"] == pytest.approx(expected_xent(logits[:1], target[:1] * 0 + [[0, 1, 3]], 2), rel=1e-13)
     assert "layout" not in json_of(run)
+
+
+def test_the_python_api_takes_k_dimensional_logits_as_pytorch_does():
+    from losscli import cross_entropy, nll_loss
+
+    logits = RNG.normal(size=(3, 4, 2, 5))
+    target = RNG.integers(0, 4, size=(3, 2, 5))
+    assert float(cross_entropy(logits, target).value) == pytest.approx(expected_xent(logits, target, 1), rel=1e-13)
+    terms = cross_entropy(logits, target, reduction="none").value
+    lp = log_softmax(logits, 1)
+    np.testing.assert_allclose(terms, -np.take_along_axis(lp, target[:, None], axis=1)[:, 0], rtol=1e-13)
+    tokens = RNG.normal(size=(2, 6, 3))
+    labels = RNG.integers(0, 3, size=(2, 6))
+    assert float(cross_entropy(tokens, labels, class_dim=-1).value) == pytest.approx(expected_xent(tokens, labels, 2), rel=1e-13)
+    assert float(nll_loss(log_softmax(tokens, 2), labels, class_dim=-1).value) == pytest.approx(expected_xent(tokens, labels, 2), rel=1e-13)
+    with pytest.raises(Exception, match="class_dim=-1"):
+        cross_entropy(tokens, labels)  # PyTorch's default: classes on axis 1
