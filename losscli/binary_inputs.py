@@ -132,6 +132,7 @@ class Member:
     dtype: np.dtype
     rows_from: Callable[[], Iterator[np.ndarray]]  # its rows, a block at a time, front to back
     head: np.ndarray  # its first SAMPLE_ROWS rows
+    array_shape: tuple[int, ...] | None = None  # an array of 3+ dimensions read flattened: its own shape
 
     @property
     def width(self) -> int:
@@ -142,20 +143,28 @@ class Member:
         return self.dtype.kind in "biuf"
 
 
-def _check_array(name: str, shape: tuple[int, ...], dtype: np.dtype, where: str) -> None:
+def _check_array(name: str, shape: tuple[int, ...], dtype: np.dtype, where: str, flatten: bool = False) -> None:
     if dtype.hasobject:
         raise DataError(f"{where}: holds Python objects, which losscli never unpickles; save numbers instead")
     if dtype.kind not in "biufUS":
         raise DataError(f"{where}: holds {dtype} values; losscli reads numbers (and text labels)")
-    if len(shape) not in (1, 2):
-        raise DataError(f"{where}: a {len(shape)}-D array (shape {shape}); losscli reads 1-D and 2-D arrays")
+    if len(shape) not in (1, 2) and not (flatten and len(shape) > 2):
+        raise DataError(
+            f"{where}: a {len(shape)}-D array (shape {shape}); losscli reads 1-D and 2-D arrays here (element-wise losses "
+            "take any shape, and xent and nll (N, C, d1, …) or (B, T, V) logits as their first argument)"
+        )
+
+
+def _flat_shape(shape: tuple[int, ...], flatten: bool) -> tuple[int, ...]:
+    """An array of 3+ dimensions read by an element-wise loss is one column of its values in C order."""
+    return (int(np.prod(shape)),) if flatten and len(shape) > 2 else tuple(shape)
 
 
 def _rows_per_block(width: int) -> int:
     return max(1, BLOCK_VALUES // max(width, 1))
 
 
-def _memmap_member(path: str, name: str) -> Member:
+def _memmap_member(path: str, name: str, flatten: bool = False) -> Member:
     """A ``.npy`` file, memory-mapped: blocks are slices of the file, read when touched."""
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -165,7 +174,10 @@ def _memmap_member(path: str, name: str) -> Member:
         raise DataError(f"{printable(name)}: not a readable .npy file ({error})") from None
     except OSError as error:
         raise DataError(f"{printable(name)}: cannot read ({error.strerror or error})") from None
-    _check_array(name, array.shape, array.dtype, printable(name))
+    _check_array(name, array.shape, array.dtype, printable(name), flatten)
+    array_shape = tuple(array.shape) if array.ndim > 2 else None
+    if array_shape is not None:
+        array = array.reshape(-1)  # a view of the mapping (a copy only for Fortran order)
     step = _rows_per_block(1 if array.ndim == 1 else array.shape[1])
     row_bytes = array.dtype.itemsize * (1 if array.ndim == 1 else array.shape[1])
 
@@ -175,7 +187,7 @@ def _memmap_member(path: str, name: str) -> Member:
             _drop_pages(array, start * row_bytes, (start + len(block)) * row_bytes)
             yield block
 
-    return Member(os.path.basename(name), array.shape, array.dtype, rows, np.array(array[:SAMPLE_ROWS]))
+    return Member(os.path.basename(name), array.shape, array.dtype, rows, np.array(array[:SAMPLE_ROWS]), array_shape)
 
 
 def _drop_pages(array: np.ndarray, start: int, stop: int) -> None:
@@ -197,7 +209,7 @@ def _drop_pages(array: np.ndarray, start: int, stop: int) -> None:
             pass  # only a hint
 
 
-def _npy_stream_header(stream: BinaryIO, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _npy_stream_header(stream: BinaryIO, where: str, flatten: bool = False) -> tuple[tuple[int, ...], bool, np.dtype]:
     fmt = np.lib.format
     try:
         version = fmt.read_magic(stream)
@@ -207,17 +219,19 @@ def _npy_stream_header(stream: BinaryIO, where: str) -> tuple[tuple[int, ...], b
         shape, fortran, dtype = reader(stream)
     except ValueError as error:
         raise DataError(f"{where}: not a readable .npy array ({error})") from None
-    _check_array(where, shape, dtype, where)
+    _check_array(where, shape, dtype, where, flatten)
     return shape, fortran, dtype
 
 
-def _streamed_rows(open_stream: Callable[[], BinaryIO], where: str) -> Iterator[np.ndarray]:
+def _streamed_rows(open_stream: Callable[[], BinaryIO], where: str, flatten: bool = False) -> Iterator[np.ndarray]:
     """The rows of a ``.npy`` stream (an ``.npz`` member), a block at a time."""
     with open_stream() as stream:
-        shape, fortran, dtype = _npy_stream_header(stream, where)
-        if fortran and len(shape) == 2:  # column-major: its rows are not contiguous; read it whole
-            yield np.lib.format.read_array(_Rewound(stream, shape, fortran, dtype), allow_pickle=False)
+        shape, fortran, dtype = _npy_stream_header(stream, where, flatten)
+        if fortran and len(shape) >= 2:  # column-major: its rows are not contiguous; read it whole
+            whole = np.lib.format.read_array(_Rewound(stream, shape, fortran, dtype), allow_pickle=False)
+            yield whole.reshape(_flat_shape(shape, flatten))  # C order, as a .npy's flattening
             return
+        shape = _flat_shape(shape, flatten)
         width = 1 if len(shape) == 1 else shape[1]
         step = _rows_per_block(width)
         row_bytes = dtype.itemsize * width
@@ -254,7 +268,7 @@ class _Rewound:
         return len(data)
 
 
-def _npz_members(path: str, name: str) -> list[Member]:
+def _npz_members(path: str, name: str, flatten: bool = False) -> list[Member]:
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as error:
@@ -267,9 +281,12 @@ def _npz_members(path: str, name: str) -> list[Member]:
         where = f"{printable(name)}: member {quoted(member)}"
         opener = lambda info=info: archive.open(info)  # noqa: E731
         with opener() as stream:
-            shape, fortran, dtype = _npy_stream_header(stream, where)
-        head = next(iter(_streamed_rows(opener, where)), np.empty((0, *shape[1:]), dtype=dtype))[:SAMPLE_ROWS]
-        members.append(Member(member, shape, dtype, lambda opener=opener, where=where: _streamed_rows(opener, where), head))
+            shape, fortran, dtype = _npy_stream_header(stream, where, flatten)
+        array_shape = tuple(shape) if len(shape) > 2 else None
+        shape = _flat_shape(shape, flatten)
+        head = next(iter(_streamed_rows(opener, where, flatten)), np.empty((0, *shape[1:]), dtype=dtype))[:SAMPLE_ROWS]
+        rows = lambda opener=opener, where=where: _streamed_rows(opener, where, flatten)  # noqa: E731
+        members.append(Member(member, shape, dtype, rows, head, array_shape))
     if not members:
         raise DataError(f"{printable(name)}: an .npz file with no arrays in it")
     return members
@@ -418,6 +435,7 @@ class BinaryTable:
     def _member_blocks(self, usecols: Sequence[int]) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
         """(first row, {member: its rows}) for the members ``usecols`` need, rows aligned."""
         used = sorted({self.places[i][0] for i in usecols})
+        self.check_array_shapes(used)
         lengths = {self.members[m].shape[0] for m in used}
         if len(lengths) > 1:
             counts = ", ".join(f"{printable(self.members[m].name)} has {self.members[m].shape[0]}" for m in used)
@@ -435,6 +453,18 @@ class BinaryTable:
             yield row, {m: held[m][:take] for m in used}
             held = {m: held[m][take:] for m in used}
             row += take
+
+    def array_shape(self, column: int) -> tuple[int, ...]:
+        """The shape of the array a column comes from (before an N-D array was flattened)."""
+        member = self.members[self.places[column][0]]
+        return member.array_shape or member.shape
+
+    def check_array_shapes(self, used: Sequence[int]) -> None:
+        """Members paired element by element: an N-D one only with one of its own shape (no broadcasting)."""
+        shapes = {self.members[m].array_shape or self.members[m].shape for m in used}
+        if len(shapes) > 1 and any(self.members[m].array_shape for m in used):
+            found = ", ".join(f"{printable(self.members[m].name)} {self.members[m].array_shape or self.members[m].shape}" for m in used)
+            raise DataError(f"{printable(self.source.name)}: the arrays have different shapes ({found}); element-wise losses pair arrays of the same shape (no broadcasting)")
 
     def _gather(self, arrays: dict[int, np.ndarray], usecols: Sequence[int]) -> np.ndarray:
         columns = []
@@ -472,11 +502,12 @@ class BinaryTable:
             yield labels, list(range(row + 1, row + 1 + len(labels))), self._gather(arrays, usecols)
 
 
-def open_table(source, kind: str, path: str, spool=None) -> BinaryTable:
-    """The table of binary file ``path`` (``source`` names it in messages)."""
+def open_table(source, kind: str, path: str, spool=None, flatten: bool = False) -> BinaryTable:
+    """The table of binary file ``path`` (``source`` names it in messages); with ``flatten`` (an
+    element-wise loss) an array of 3+ dimensions is one column of its values in C order."""
     name = source.name
     if kind == "npy":
-        return BinaryTable(source, kind, [_memmap_member(path, name)], has_header=False, spool=spool)
+        return BinaryTable(source, kind, [_memmap_member(path, name, flatten)], has_header=False, spool=spool)
     if kind == "npz":
-        return BinaryTable(source, kind, _npz_members(path, name), has_header=True, spool=spool)
+        return BinaryTable(source, kind, _npz_members(path, name, flatten), has_header=True, spool=spool)
     return BinaryTable(source, kind, _polars_members(path, name, kind), has_header=True, spool=spool)

@@ -566,7 +566,7 @@ def keep_rows(fmt: str, rows: int, all_rows: bool) -> int | None:
 
 def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits, max_rows, quiet, reading,
            class_names=None, notes=(), explain: bool = False, show_metrics=False, by_class: bool = False,
-           histogram=None) -> None:
+           histogram=None, layout=None) -> None:
     """Compute block by block; machine formats write rows as they come, the table at the end."""
     writer = None
     if fmt not in render.HUMAN_FORMATS:
@@ -591,6 +591,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
         raise located(error, reading) from None
     if reading.report.columns:
         result = replace(result, input_columns=dict(reading.report.columns))
+    if layout is not None:
+        result = replace(result, layout=layout)
     progress.close()
     warn(env, result, quiet, fmt, show_metrics)
     if writer is not None:
@@ -631,6 +633,9 @@ def _class_options(
     target_column: Annotated[Optional[str], typer.Option("--target", help="Label column of a table: name or 1-based index.", show_default=False)] = None,
     logits_columns: Annotated[Optional[str], typer.Option("--logits", show_default=False)] = None,
     top_k: TopKOption = None,
+    class_dim: Annotated[Optional[int], typer.Option(
+        "--class-dim", help="The logits' class axis in 3+ dimensions: 1 (PyTorch's (N, C, d1, …)) or -1 ((B, T, V)); read from the shapes when they tell.",
+        show_default=False)] = None,
 ) -> None:
     """The options of a class loss before the common ones (per-loss help filled in by ``_class_signature``)."""
 
@@ -665,7 +670,7 @@ def run_class_loss(
     ctx: typer.Context, loss: ClassLossCommand, *, logits, target, reduction, weight, ignore_index, classes,
     target_column, logits_columns, grad, nan_policy, dtype, fmt, digits, rows, all_rows, header, delimiter, decimal,
     quiet, explain, label_smoothing: float = 0.0, top_k: int | None = None, metrics: bool = False, by_class: bool = False,
-    hist: bool = False,
+    hist: bool = False, class_dim: int | None = None,
 ) -> None:
     """A class loss on inline values or streamed over tables: the one path of xent and nll."""
     env: Environment = ctx.obj
@@ -694,6 +699,19 @@ def run_class_loss(
         return x, y
 
     literal_notes: list[str] = []  # inline values out of the dtype's range
+    from . import kdim_inputs
+
+    if sources and sources[0] is not None and sources[0].is_stdin and env.stdin is not None:
+        env.stdin = kdim_inputs.peekable(env.stdin)  # looked at, left unread for the table reader
+    kdim = kdim_inputs.open_inputs(arguments, sources, class_dim, target_column, logits_columns,
+                                   lambda text: parse_inline(text, "target"), env.stdin)
+    if kdim is not None:
+        run_kdim(env, loss, kdim, options, reduction=reduction.value, dtype=dtype.value, fmt=concrete, grad=grad, digits=digits,
+                 rows=rows, all_rows=all_rows, quiet=quiet, class_names=class_names, with_metrics=with_metrics,
+                 explain=explain, metrics=metrics, by_class=by_class, histogram=histogram, checked=checked)
+        return
+    if class_dim is not None and class_dim not in (1, -1):
+        raise UsageError(f"--class-dim {class_dim}: (N, C) logits have their classes on axis 1 (also -1)")
     if len(arguments) == 2 and sources == [None, None]:
         x, y = checked(parse_inline(arguments[0], scores, dtype.value, literal_notes), parse_labels(arguments[1], class_names))
         y = y.astype(dtype.value) if y.shape == x.shape else y
@@ -722,6 +740,30 @@ def run_class_loss(
                digits=digits, max_rows=None if all_rows else rows, quiet=quiet, class_names=names, reading=reading,
                notes=shadowed_indices_note(class_names), explain=explain, show_metrics=metrics, by_class=by_class,
                histogram=histogram)
+
+
+def run_kdim(env: Environment, loss: ClassLossCommand, kdim, options: dict, *, reduction, dtype, fmt, grad, digits, rows,
+             all_rows, quiet, class_names, with_metrics, explain, metrics, by_class, histogram, checked) -> None:
+    """A class loss on K-dimensional logits: positions streamed as rows, the layout in the title/JSON."""
+    reading = readers.TableOptions(stdin=env.stdin)
+    if kdim.note is not None:
+        reading.report.notes.append(kdim.note)
+    if kdim.columns:
+        reading.report.columns.update(kdim.columns)
+    announce(env, reading, quiet)
+    accumulator = loss.accumulator(
+        reduction, keep_rows=keep_rows(fmt, rows, all_rows), with_grad=grad, with_metrics=with_metrics,
+        dtype=dtype, **options,
+    )
+    try:
+        stream(env, accumulator, (checked(x, y) for x, y in kdim.blocks()), render.Progress(env.stderr, None, False),
+               fmt=fmt, grad=grad, digits=digits, max_rows=None if all_rows else rows, quiet=quiet,
+               class_names=class_names, reading=reading, notes=shadowed_indices_note(class_names), explain=explain,
+               show_metrics=metrics, by_class=by_class, histogram=histogram, layout=kdim.layout)
+    except DataError as error:
+        if error.row is None:
+            raise
+        raise DataError(f"{printable(kdim.target.name)} at {kdim.position_of(error.row)} (row {error.row}): {error.detail}") from None
 
 
 XENT = ClassLossCommand(

@@ -965,6 +965,7 @@ class TableOptions:
     decimal: str = "."
     nan_policy: str = "propagate"
     report: "InputReport" = field(default_factory=lambda: InputReport())
+    flatten_arrays: bool = False  # element-wise losses: a .npy of 3+ dimensions is one column
 
     def line_of_row(self, row: int) -> int | None:
         """The file line of data row ``row`` (1-based) of ``report.rows_from``, found by reading it
@@ -1020,11 +1021,11 @@ def _open_binary_table(self: TableOptions, source: Source):
         if kind is None:
             return None
         spool = binary_inputs.spool_to_file(self.stdin)
-        return binary_inputs.open_table(source, kind, spool.name, spool)
+        return binary_inputs.open_table(source, kind, spool.name, spool, self.flatten_arrays)
     if os.path.isdir(source.path):
         return None  # the text reader names it
     kind = binary_inputs.detect(source.path, binary_inputs.head_of(source.path))
-    return None if kind is None else binary_inputs.open_table(source, kind, source.path)
+    return None if kind is None else binary_inputs.open_table(source, kind, source.path, flatten=self.flatten_arrays)
 
 
 TableOptions._open_binary_table = _open_binary_table
@@ -1192,6 +1193,7 @@ def elementwise_blocks(
     (prediction, target, var) with ``with_var`` (or a ``var`` column named)."""
     if with_var or var is not None:
         return _blocks_with_var(arguments, sources, parse_inline, options, (pred, target, var))
+    options.flatten_arrays = True  # element by element, any shape pairs with its own
     if len(arguments) == 1 or not arguments:
         source = sources[0] if arguments else STDIN
         if source is None:
@@ -1201,13 +1203,19 @@ def elementwise_blocks(
         pair = _pair_columns(table, pred, target, options.report)
         return ((block.values[:, 0], block.values[:, 1]) for block in table.blocks(pair))
     roles = ("prediction", "target")
-    sides = []
+    sides, shapes = [], []
     for argument, source, role, spec in zip(arguments, sources, roles, (pred, target)):
         if source is None:
             sides.append(parse_inline(argument, role))
+            shapes.append(sides[-1].shape)
         else:
             table = options.open(source)
-            sides.append(_column_blocks(table, _one_column(table, spec, role, options.report)))
+            column = _one_column(table, spec, role, options.report)
+            sides.append(_column_blocks(table, column))
+            shapes.append(table.array_shape(column) if hasattr(table, "array_shape") else None)
+    if any(shape is not None and len(shape) > 2 for shape in shapes) and shapes[0] != shapes[1]:
+        described = ", ".join(f"{role} {'(a table)' if shape is None else shape}" for role, shape in zip(roles, shapes))
+        raise DataError(f"the prediction and target have different shapes ({described}); element-wise losses pair arrays of the same shape (no broadcasting)")
     if all(isinstance(c, np.ndarray) for c in sides):
         return iter([tuple(sides)])
     if any(isinstance(c, np.ndarray) for c in sides):

@@ -283,6 +283,8 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["omitted"] = result.omitted
     if result.input_columns:
         document["columns"] = result.input_columns
+    if result.layout is not None:
+        document["layout"] = result.layout.to_dict()
     if result.notes:
         document["notes"] = list(result.notes)
     if result.metrics is not None:

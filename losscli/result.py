@@ -82,6 +82,44 @@ class ClassTargets:
 
 
 @dataclass(frozen=True)
+class ClassLayout:
+    """Where the classes of K-dimensional logits are, and how their positions became rows.
+
+    ``(N, C, d1, …)`` has them on axis 1 (PyTorch's), ``(B, T, V)`` on the last; every other axis
+    is a position, and the positions are rows in C order (row r is ``unravel_index(r, positions_shape)``).
+    """
+
+    shape: tuple[int, ...]  # the logits'
+    class_dim: int  # 0-based
+    decided_by: str  # "shapes" (losscli read it from the shapes) or "--class-dim"
+    probabilities: bool = False  # targets of the logits' shape
+
+    @property
+    def positions_shape(self) -> tuple[int, ...]:
+        return self.shape[: self.class_dim] + self.shape[self.class_dim + 1 :]
+
+    @property
+    def positions(self) -> int:
+        return math.prod(self.positions_shape)
+
+    def caption(self) -> str:
+        shape = "(" + ", ".join(map(str, self.shape)) + ")"
+        return f"classes on axis {self.class_dim} of {shape}; {self.positions} positions flattened to rows"
+
+    def to_dict(self) -> dict:
+        return {
+            "logits_shape": list(self.shape),
+            "class_dim": self.class_dim,
+            "class_dim_from": self.decided_by,
+            "positions": self.positions,
+            # terms (reduction none) are the positions in C order of this shape; the gradient's rows
+            # are the same positions with the classes last, not the logits' own shape
+            "terms_shape": list(self.positions_shape),
+            "grad_shape": [self.positions, self.shape[self.class_dim]],
+        }
+
+
+@dataclass(frozen=True)
 class SoftmaxSlices:
     """The scaled input (x / T) of a softmax and the dim it runs over, for the derivation."""
 
@@ -195,6 +233,8 @@ class LossResult:
     histogram: TermsHistogram | None = None
     # What this reduction leaves to join with other shards' (losses.partial.Partial; None for none).
     partial: Any = None
+    # K-dimensional class inputs: the class axis and the positions flattened to rows (None otherwise).
+    layout: ClassLayout | None = None
 
     @property
     def rows(self) -> int:

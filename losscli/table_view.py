@@ -493,6 +493,8 @@ def table_caption(result: LossResult, columns: bool = True) -> str:
         caption += f", temperature={temperature:g}" if temperature != 1 else ""
     if columns and result.input_columns:
         caption += "; columns: " + ", ".join(f"{role} {_column_names(names)}" for role, names in result.input_columns.items())
+    if result.layout is not None:
+        caption += "; " + result.layout.caption()
     return caption
 
 

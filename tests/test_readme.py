@@ -56,6 +56,16 @@ def write_readme_files(folder: Path) -> None:
     parts = [partial_of("mse", y_hat[i : i + 250], y[i : i + 250]).to_dict() for i in range(0, 1000, 250)]
     (folder / "parts.jsonl").write_text("".join(json.dumps(part) + "\n" for part in parts))
     (folder / "l1.jsonl").write_text(json.dumps(partial_of("l1", y_hat[:250], y[:250]).to_dict()) + "\n")
+    # Big data: K-dimensional logits, as a language model's (B, T, V) and a segmenter's (N, C, H, W).
+    rng = np.random.default_rng(7)
+    np.save(folder / "lm_logits.npy", rng.normal(size=(2, 3, 5)).round(1).astype(np.float32))
+    np.save(folder / "lm_labels.npy", np.array([[4, 0, 2], [1, 1, -100]]))
+    np.save(folder / "seg_logits.npy", rng.normal(size=(2, 3, 2, 2)).round(1))
+    np.save(folder / "seg_labels.npy", np.array([[[0, 2], [1, 1]], [[2, 2], [0, 1]]]))
+    np.save(folder / "square.npy", rng.normal(size=(2, 4, 4)).round(1))
+    np.save(folder / "square_labels.npy", np.array([[0, 1, 2, 3], [3, 2, 1, 0]]))
+    np.save(folder / "mask_logits.npy", rng.normal(size=(2, 1, 2, 2)).round(1))
+    np.save(folder / "masks.npy", np.array([[[[1.0, 0.0], [0.0, 1.0]]], [[[1.0, 1.0], [0.0, 0.0]]]]))
 
 
 EXAMPLES = console_examples()

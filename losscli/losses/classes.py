@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import DataError, UsageError
 from ..mistakes import Watch
-from ..result import ClassTargets, Column, LossResult, OmittedRows, Presentation
+from ..result import ClassLayout, ClassTargets, Column, LossResult, OmittedRows, Presentation
 from .base import (
     DEFAULT_IGNORE_INDEX,
     ChunkedSum,
@@ -560,11 +560,13 @@ def cross_entropy(
     nan_policy: str = "propagate",
     top_k: int | None = None,
     by_class: bool = False,
+    class_dim: int = 1,
 ) -> LossResult:
     """``torch.nn.CrossEntropyLoss`` on logits: class-index or probability targets.
 
-    ``logits`` is ``(C,)`` with one class index, or ``(N, C)`` with ``N`` indices; a target of the
-    logits' own shape holds probabilities. Weighted ``mean`` divides by ``Σ w[y]`` for indices
+    ``logits`` is ``(C,)`` with one class index, or ``(N, C)`` with ``N`` indices, or ``(N, C, d1, …)``
+    with ``(N, d1, …)`` indices (``class_dim=-1``: a language model's ``(B, T, V)`` with ``(B, T)``);
+    a target of the logits' own shape holds probabilities. Weighted ``mean`` divides by ``Σ w[y]`` for indices
     and by ``N`` for probabilities, as PyTorch does. ``top_k`` adds the top-k accuracy to the metrics.
 
     >>> x = [[1, 2, 0.5], [0.1, -1, 3], [2, 2, -0.5], [0, 1, 0]]
@@ -573,16 +575,20 @@ def cross_entropy(
     >>> r = cross_entropy(x, [1, 2, 0, 1], weight=[1, 2, 0.5])
     >>> round(float(r.value), 12), r.denominator
     (0.509160709161, 5.5)
+    >>> r = cross_entropy(np.zeros((2, 3, 4)), np.zeros((2, 4)), reduction="none")  # (N, C, d): log 3 each
+    >>> r.value.shape, round(float(r.value[1, 3]), 12)
+    ((2, 4), 1.098612288668)
     """
     accumulator = CrossEntropyAccumulator(
         reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, nan_policy=nan_policy,
         top_k=top_k, by_class=by_class,
     )
-    return _whole_arrays(accumulator, logits, target)
+    return _whole_arrays(accumulator, logits, target, class_dim)
 
 
-def _whole_arrays(accumulator: CrossEntropyAccumulator, logits, target) -> LossResult:
-    """A class loss on whole arrays: ``(N, C)`` scores, or ``(C,)`` as one sample; one block."""
+def _whole_arrays(accumulator: CrossEntropyAccumulator, logits, target, class_dim: int = 1) -> LossResult:
+    """A class loss on whole arrays: ``(N, C)`` scores, or ``(C,)`` as one sample, or K-dimensional
+    scores with the classes on ``class_dim``; one block."""
     scores = accumulator.form.name
     logits = as_float_array(logits, scores)
     target = as_float_array(target, "target")
@@ -591,7 +597,7 @@ def _whole_arrays(accumulator: CrossEntropyAccumulator, logits, target) -> LossR
     if target.size == 0:
         raise DataError("target is empty")
     if logits.ndim > 2:
-        raise DataError(f"{scores} have {logits.ndim} dimensions; give a vector (C,) or a matrix (N, C)")
+        return _k_dimensional(accumulator, logits, target, class_dim)
     kind = _target_kind(logits, target, scores, accumulator.takes_probability_targets)
     if logits.ndim == 2:
         accumulator.add(logits, target)
@@ -606,6 +612,31 @@ def _whole_arrays(accumulator: CrossEntropyAccumulator, logits, target) -> LossR
     value = result.value[0] if reduction == "none" else result.value
     grad = None if result.grad is None else result.grad[0]
     return replace(result, value=value, grad=grad, shape=logits.shape)
+
+
+def _k_dimensional(accumulator: CrossEntropyAccumulator, logits: np.ndarray, target: np.ndarray, class_dim: int) -> LossResult:
+    """Scores with the classes on ``class_dim`` (1 or the last) as one row per position, in C order.
+
+    ``reduction='none'`` gives the terms in the positions' shape, as PyTorch; the gradient has one
+    row of C per position (``layout.grad_shape``).
+    """
+    scores = accumulator.form.name
+    if not -logits.ndim <= class_dim < logits.ndim or class_dim % logits.ndim not in (1, logits.ndim - 1):
+        raise UsageError(f"class_dim {class_dim}: the classes of {_shape(logits)} {scores} are on axis 1 or the last (-1)")
+    axis = class_dim % logits.ndim
+    probabilities = target.shape == logits.shape and accumulator.takes_probability_targets
+    layout = ClassLayout(logits.shape, axis, "class_dim", probabilities)
+    if not probabilities and target.shape != layout.positions_shape:
+        raise DataError(
+            f"target has shape {_shape(target)} but {scores} {_shape(logits)} with the classes on axis {axis} take "
+            f"class indices of shape {_shape(np.empty(layout.positions_shape))} (class_dim=-1 puts the classes last)"
+        )
+    classes = logits.shape[axis]
+    rows = np.moveaxis(logits, axis, -1).reshape(-1, classes)
+    accumulator.add(rows, np.moveaxis(target, axis, -1).reshape(-1, classes) if probabilities else target.reshape(-1))
+    result = accumulator.result()
+    value = result.value.reshape(layout.positions_shape) if accumulator.reduction == "none" else result.value
+    return replace(result, value=value, layout=layout)
 
 
 def _log1m_exp(x: np.ndarray) -> np.ndarray:
@@ -669,10 +700,12 @@ def nll_loss(
     nan_policy: str = "propagate",
     top_k: int | None = None,
     by_class: bool = False,
+    class_dim: int = 1,
 ) -> LossResult:
     """``torch.nn.NLLLoss``: ``−w[y]·x[y]`` per sample, of log-probabilities ``x`` taken as given.
 
-    ``x`` is ``(C,)`` with one class index, or ``(N, C)`` with ``N`` indices. Weighted ``mean``
+    ``x`` is ``(C,)`` with one class index, or ``(N, C)`` with ``N`` indices, or ``(N, C, d1, …)``
+    (classes on ``class_dim``, 1 or -1) with the indices in the other axes' shape. Weighted ``mean``
     divides by ``Σ w[y]`` over the non-ignored targets, as cross-entropy does.
 
     >>> r = nll_loss([[-1.5, -0.5, -2.0], [-0.1, -3.0, -2.5]], [1, 0])
@@ -682,4 +715,4 @@ def nll_loss(
     accumulator = NLLAccumulator(
         reduction, weight=weight, ignore_index=ignore_index, nan_policy=nan_policy, top_k=top_k, by_class=by_class
     )
-    return _whole_arrays(accumulator, log_probabilities, target)
+    return _whole_arrays(accumulator, log_probabilities, target, class_dim)
