@@ -10,13 +10,16 @@ peak RSS = "Maximum resident set size" from /usr/bin/time -v; median of N runs.
   4. `--format table` vs `--format plain` on the 10M-row file;
   5. LOSSCLI_READER=numpy vs the default reader, labelled by line 2 of `losscli --version`;
   6. softmax of a 1M x 10 table to `-f csv` vs an awk one-liner (wall, peak RSS); `softmax --dim 0`
-     peak RSS at 1M vs 3M rows (3M only with --big); mse over the same numbers as .npy vs CSV.
+     peak RSS at 1M vs 3M rows (3M only with --big); mse over the same numbers as .npy vs CSV;
+  7. per-row output of the 1M and 10M-row CSVs (`-r none` plain and csv, `--grad -f csv`) vs awk
+     printing the same numbers with printf %.17g; every value of the first 100k rows checked equal.
 A command that exits non-zero shows up as "failed: <first stderr line>".
 Data is generated once into benchmarks/data/ (numpy, fixed seed) and reused.
 
 Run:  make bench                              # or: .venv/bin/python benchmarks/bench.py
       make bench BENCH_ARGS="--big --write"   # + 30M rows; rewrite RESULTS.md, keeping notes
-Flags: --runs N (both counts), --latency-runs N (11), --throughput-runs N (5), --big, --write.
+Flags: --runs N (both counts), --latency-runs N (11), --throughput-runs N (5), --big, --write,
+       --only 6|7 (one section).
 """
 import argparse, datetime, json, os, platform, shlex, shutil, statistics, subprocess, sys, tempfile, time
 from dataclasses import dataclass
@@ -232,6 +235,57 @@ def softmax_section(args, tp_n, emit):
          + f"\n\nValues: {same}.")
 
 
+# Per-row output: awk prints what losscli prints, each float with printf %.17g (exact, as repr
+# is); the mean's gradient divides by the row count, handed to awk (-v n=) so it reads once.
+ROW_OUTPUT = [
+    ("mse FILE -r none -f plain", ["-r", "none", "-f", "plain"],
+     'NR>1{d=$1-$2; printf "%.17g\\n", d*d}'),
+    ("mse FILE -r none -f csv", ["-r", "none", "-f", "csv"],
+     'NR==1{print "row,pred,target,diff,sq_diff"} NR>1{d=$1-$2; printf "%d,%.17g,%.17g,%.17g,%.17g\\n", NR-1, $1, $2, d, d*d}'),
+    ("mse FILE --grad -f csv", ["--grad", "-f", "csv"],
+     'NR==1{print "row,pred,target,diff,sq_diff,grad"} NR>1{d=$1-$2; s+=d*d; '
+     'printf "%d,%.17g,%.17g,%.17g,%.17g,%.17g\\n", NR-1, $1, $2, d, d*d, 2*d/n} END{printf "mean,,,,%.17g,\\n", s/n}'),
+]
+
+
+def same_values(ours: str, theirs: str, lines: int = 100_001) -> str:
+    """Whether two outputs hold the same numbers (as floats, exactly) in their first ``lines``
+    lines and their last line (the mean's row)."""
+    def cells(path):
+        with open(path, "rb") as f:
+            head = [line for _, line in zip(range(lines), f)]
+            f.seek(max(0, f.seek(0, 2) - 200))
+            last = f.read().splitlines()[-1:]
+        return [line.decode().rstrip("\n").split("," if b"," in line else "\t") for line in head + last]
+
+    a, b = cells(ours), cells(theirs)
+    for i, (x, y) in enumerate(zip(a, b)):
+        for u, v in zip(x, y):
+            if u != v and not (float(u) == float(v) or (u == "nan" and v.lower() in ("nan", "-nan"))):
+                return f"DIFFER at line {i + 1}: {u} vs {v}"
+    return f"equal ({len(a) - 1:,} lines and the last)" if len(a) == len(b) else f"DIFFER: {len(a)} vs {len(b)} lines"
+
+
+def row_output_section(tp_n, emit):
+    """Section 7: per-row output vs awk printing the same numbers, stdout to a file."""
+    rows, checks = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size, n in (("1M", 1_000_000), ("10M", 10_000_000)):
+            path = dataset(n)
+            for name, options, program in ROW_OUTPUT:
+                ours = measure(["sh", "-c", f'exec "$0" mse "$@" > {tmp}/ours', LOSSCLI, str(path), *options], tp_n)
+                awk = measure(["sh", "-c", f'exec awk -F, -v n={n} "$1" "$0" > {tmp}/awk', str(path), program], tp_n)
+                rows.append([size, name, wall(ours), wall(awk), ratio(ours, awk), mb(ours)])
+                if size == "1M":
+                    checks.append(f"- {name}: {same_values(f'{tmp}/ours', f'{tmp}/awk')}")
+    emit("## 7. Per-row output vs awk\n\n"
+         "`losscli mse FILE ...` with stdout to a file, against awk printing the same numbers with `printf "
+         "%.17g` (exact like losscli's shortest round-trip text, but longer), the row count given to awk for "
+         "the mean's gradient.\n\n"
+         + table(["rows", "command", "losscli", "awk", "losscli vs awk", "losscli peak RSS"], rows)
+         + "\n\nValues of the first 100k lines and the last at 1M rows, losscli vs awk (as floats, exactly):\n" + "\n".join(checks))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, help="runs per command for every section (overrides the two below)")
@@ -239,7 +293,7 @@ def main():
     ap.add_argument("--throughput-runs", type=int, default=5)
     ap.add_argument("--big", action="store_true", help="also generate and run 30M rows (memory growth)")
     ap.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md, keeping notes")
-    ap.add_argument("--softmax-only", action="store_true", help="run only section 6 (softmax, binary input)")
+    ap.add_argument("--only", choices=["6", "7"], help="run only section 6 (softmax, binary input) or 7 (per-row output)")
     args = ap.parse_args()
     lat_n = args.runs or args.latency_runs
     tp_n = args.runs or args.throughput_runs
@@ -253,8 +307,8 @@ def main():
          "(throughput); wall = perf_counter around subprocess.run; peak RSS from `/usr/bin/time -v` "
          "(throughput runs under it; latency: from a warm-up run under it, timed runs bare).")
 
-    if args.softmax_only:
-        softmax_section(args, tp_n, emit)
+    if args.only:
+        (softmax_section(args, tp_n, emit) if args.only == "6" else row_output_section(tp_n, emit))
         return
 
     # 1. latency
@@ -333,6 +387,9 @@ def main():
 
     # 6. softmax over big tables, binary input
     softmax_section(args, tp_n, emit)
+
+    # 7. per-row output
+    row_output_section(tp_n, emit)
 
     if args.write:
         out = HERE / "RESULTS.md"
