@@ -1,0 +1,117 @@
+"""Worker processes that parse blocks for the default (numpy) reader, beside the main one.
+
+numpy's ``loadtxt`` holds the GIL (about 11 ms a MiB on the project's machines, most of a
+10M-row read), so threads cannot share the parsing; forked processes can. A worker does only the
+first, C-speed attempt: ``loadtxt`` of one block with the options the main process chose, giving
+the array or None. Everything else stays in the main process, in file order: line numbers, the
+out-of-range literal warning, the fallbacks (missing values, the line-by-line parse that names a
+bad field) and every error message. The arrays are the ones ``loadtxt`` would give in the main
+process, so values and per-block sums are bit for bit the same.
+
+Workers are used only where ``fork`` is (Linux), after the first blocks (a small input does not
+pay ~10 ms for a fork). A worker ignores Ctrl-C (the main process says "interrupted", once), writes
+nothing to the terminal, and dies with the main process. A worker that cannot start or dies makes
+its blocks parse in the main process. ``LOSSCLI_WORKERS=0`` turns them off.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import warnings
+from concurrent.futures import Future
+
+import numpy as np
+
+WORKERS = 2  # one per core on the project's 2-core machines; the main process reads and computes
+START_AFTER = 2  # blocks parsed in the main process before workers start (inputs over ~2 MiB use them)
+
+
+def _count() -> int:
+    text = os.environ.get("LOSSCLI_WORKERS", "")
+    if text.isdigit():
+        return int(text)
+    return min(WORKERS, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else WORKERS
+
+
+def parse(data: bytes, options: dict) -> np.ndarray | None:
+    """``loadtxt`` of a block of whole lines, or None where it raises (the main process then
+    parses the block itself and names what is wrong)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
+            return np.loadtxt(io.StringIO(data.decode("utf-8")), **options)
+    except (ValueError, UnicodeDecodeError, MemoryError):
+        return None
+
+
+def _quiet() -> None:
+    """In a worker: Ctrl-C is the main process's to report; nothing reaches the terminal; it dies
+    with the main process even if that one ends by ``os._exit``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.dup2(devnull, 1)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class Pool:
+    """Blocks parsed by worker processes, started on the first ``submit`` past ``START_AFTER``
+    blocks; ``submit`` returns None where the block is to be parsed in the main process."""
+
+    def __init__(self) -> None:
+        self.workers = _count() if sys.platform.startswith("linux") else 0
+        self.blocks = 0
+        self._executor = None
+
+    def submit(self, data: bytes, options: dict) -> Future | None:
+        self.blocks += 1
+        if self.workers < 1 or self.blocks <= START_AFTER:
+            return None
+        try:
+            if self._executor is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "fork() with threads" (Python 3.12+)
+                    self._executor = ProcessPoolExecutor(
+                        self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet
+                    )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return self._executor.submit(parse, data, options)
+        except (OSError, RuntimeError, ValueError):  # cannot fork, no threads left: parse here
+            self.workers = 0
+            return None
+
+    @staticmethod
+    def result(future: Future | None) -> np.ndarray | None:
+        """The worker's array, or None (not submitted, declined, or the worker died)."""
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:  # BrokenProcessPool (a worker killed), a pickling failure
+            return None
+
+    def close(self, wait: bool = True) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=wait, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        self.close(wait=kind is None)  # an error or Ctrl-C: do not wait for blocks no one will read
