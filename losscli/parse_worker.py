@@ -9,7 +9,7 @@ bad field) and every error message. The arrays are the ones ``loadtxt`` would gi
 process, so values and per-block sums are bit for bit the same.
 
 Workers are used only where ``fork`` is (Linux), after the first blocks (a small input does not
-pay ~10 ms for a fork). A worker ignores Ctrl-C (the main process says "interrupted", once), writes
+pay ~10 ms for a fork); the same workers format per-row output when polars does not (csv_text). A worker ignores Ctrl-C (the main process says "interrupted", once), writes
 nothing to the terminal, and dies with the main process. A worker that cannot start or dies makes
 its blocks parse in the main process. ``LOSSCLI_WORKERS=0`` turns them off.
 """
@@ -63,55 +63,63 @@ def _quiet() -> None:
         pass
 
 
+_executor = None  # one set of workers per process, shared by the reader and the writer
+
+
+def _shared(workers: int):
+    """The process's worker pool, started on first use; None where it cannot start."""
+    global _executor
+    if _executor is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "fork() with threads" (Python 3.12+)
+            _executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet)
+    return _executor
+
+
+def submit(function, *args) -> Future | None:
+    """``function(*args)`` on a worker process, or None (no workers here: run it yourself)."""
+    workers = _count() if sys.platform.startswith("linux") else 0
+    if workers < 1:
+        return None
+    global _executor
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _shared(workers).submit(function, *args)
+    except (OSError, RuntimeError, ValueError):  # cannot fork, no threads left, a broken pool
+        _executor = None
+        return None
+
+
+def result(future: Future | None):
+    """The worker's answer, or None (not submitted, or the worker died: do it yourself)."""
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:  # BrokenProcessPool (a worker killed), a pickling failure
+        return None
+
+
+def workers() -> int:
+    """How many blocks to keep in flight: the worker count where workers run, else 0."""
+    return _count() if sys.platform.startswith("linux") else 0
+
+
 class Pool:
-    """Blocks parsed by worker processes, started on the first ``submit`` past ``START_AFTER``
-    blocks; ``submit`` returns None where the block is to be parsed in the main process."""
+    """A stream's blocks parsed by the workers, past its first ``START_AFTER`` blocks (a small
+    input does not pay for a fork); ``submit`` returns None for a block to parse here."""
 
     def __init__(self) -> None:
-        self.workers = _count() if sys.platform.startswith("linux") else 0
         self.blocks = 0
-        self._executor = None
 
     def submit(self, data: bytes, options: dict) -> Future | None:
         self.blocks += 1
-        if self.workers < 1 or self.blocks <= START_AFTER:
-            return None
-        try:
-            if self._executor is None:
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
+        return None if self.blocks <= START_AFTER else submit(parse, data, options)
 
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "fork() with threads" (Python 3.12+)
-                    self._executor = ProcessPoolExecutor(
-                        self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet
-                    )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return self._executor.submit(parse, data, options)
-        except (OSError, RuntimeError, ValueError):  # cannot fork, no threads left: parse here
-            self.workers = 0
-            return None
-
-    @staticmethod
-    def result(future: Future | None) -> np.ndarray | None:
-        """The worker's array, or None (not submitted, declined, or the worker died)."""
-        if future is None:
-            return None
-        try:
-            return future.result()
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception:  # BrokenProcessPool (a worker killed), a pickling failure
-            return None
-
-    def close(self, wait: bool = True) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=True)
-            self._executor = None
-
-    def __enter__(self) -> "Pool":
-        return self
-
-    def __exit__(self, kind, error, trace) -> None:
-        self.close(wait=kind is None)  # an error or Ctrl-C: do not wait for blocks no one will read
+    result = staticmethod(result)

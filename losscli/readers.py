@@ -748,20 +748,20 @@ class DelimitedTable:
             self._line += chunk.count(b"\n")
             return Block(values, first_line) if values.shape[0] else None
 
-        with Pool() as pool:
-            while data is not None:
-                eligible = len(data) <= LONG_TEXT and b"\0" not in data
-                future = pool.submit(data, self._loadtxt_options(b'"' in data, usecols)) if eligible else None
-                pending.append((data, future))
-                if len(pending) > WORKERS:
-                    block = finished(pool)
-                    if block is not None:
-                        yield block
-                data = self._read_chunk()
-            while pending:
+        pool = Pool()
+        while data is not None:
+            eligible = len(data) <= LONG_TEXT and b"\0" not in data
+            future = pool.submit(data, self._loadtxt_options(b'"' in data, usecols)) if eligible else None
+            pending.append((data, future))
+            if len(pending) > WORKERS:
                 block = finished(pool)
                 if block is not None:
                     yield block
+            data = self._read_chunk()
+        while pending:
+            block = finished(pool)
+            if block is not None:
+                yield block
 
     def _fast_blocks(self, usecols: list[int]) -> Iterator[Block]:
         """polars parses blocks on worker threads, in order; a block it declines goes to numpy."""

@@ -106,3 +106,30 @@ def test_a_file_streams_exact_terms_and_mean_gradients(cli, tmp_path, monkeypatc
     assert rows[0][-1] == "grad" and len(rows) == n + 2  # header, a row each, the mean's row
     # d(mean)/dp = 2 (p - t) / n, as the gradient of the mean is written: the term's grad over n.
     assert [r[-1] for r in rows[1:-1]] == list(map(repr, (2 * diff / n).tolist()))
+
+
+@pytest.mark.parametrize("workers", ["2", "0"])
+def test_without_polars_big_blocks_are_formatted_by_workers_as_repr(monkeypatch, workers):
+    # The default install formats pieces of a big block on worker processes (parse_worker).
+    monkeypatch.setenv("LOSSCLI_WORKERS", workers)
+    values = np.resize(edge_floats(), 2 * csv_text.WORKER_LINES + 123)
+    lines = "".join(csv_text.plain_text(values, use_polars=False))
+    assert lines == "".join(repr(v) + "\n" for v in values.tolist())
+    rows = np.resize(edge_floats(), (2 * csv_text.WORKER_LINES + 7, 3))  # past the threshold as rows, too
+    expected = "".join("\t".join(map(repr, row)) + "\n" for row in rows.tolist())
+    assert "".join(csv_text.plain_text(rows, use_polars=False)) == expected
+
+
+def test_a_dead_worker_leaves_the_text_to_the_main_process(monkeypatch):
+    from concurrent.futures import Future
+
+    from losscli import parse_worker
+
+    def broken(*args):
+        future = Future()
+        future.set_exception(RuntimeError("a worker was killed"))
+        return future
+
+    monkeypatch.setattr(parse_worker, "submit", broken)
+    values = np.resize(edge_floats(), 2 * csv_text.WORKER_LINES)
+    assert "".join(csv_text.plain_text(values, use_polars=False)) == "".join(repr(v) + "\n" for v in values.tolist())
