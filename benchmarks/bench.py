@@ -8,7 +8,8 @@ peak RSS = "Maximum resident set size" from /usr/bin/time -v; median of N runs.
      wall and peak RSS as ratios to awk; losscli's value must match awk's to 1e-9 relative;
   3. memory growth: losscli's peak RSS at 10M vs 30M rows (only with --big);
   4. `--format table` vs `--format plain` on the 10M-row file;
-  5. LOSSCLI_READER=numpy vs the default reader, labelled by line 2 of `losscli --version`;
+  5. LOSSCLI_READER=numpy (with and without worker processes) vs the default reader and awk, on the
+     1M and 10M-row files and a 5M-row file of 6-decimal values; labelled by `losscli --version`;
   6. softmax of a 1M x 10 table to `-f csv` vs an awk one-liner (wall, peak RSS); `softmax --dim 0`
      peak RSS at 1M vs 3M rows (3M only with --big); mse over the same numbers as .npy vs CSV;
   7. per-row output of the 1M and 10M-row CSVs (`-r none` plain and csv, `--grad -f csv`) vs awk
@@ -125,6 +126,22 @@ def dataset(rows, seed=0):
             cols = [[f"{x:.4f}" if s else repr(x) for x, s in zip(v.tolist(), short)] for v in (y_hat, y)]
             f.write("\n".join(map(",".join, zip(*cols))) + "\n")
     tmp.replace(path)  # an interrupted run never leaves a half-written file to be reused
+    return path
+
+
+def decimals_dataset(rows, seed=7):
+    """benchmarks/data/dec6_<N>M.csv: y ~ U(0, 1), y_hat = y + N(0, 0.1), every value with 6 decimals."""
+    path = DATA / f"dec6_{rows // 1_000_000}M.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(exist_ok=True)
+    print(f"generating {path.relative_to(HERE.parent)} ...", file=sys.stderr, flush=True)
+    rng, tmp = np.random.default_rng(seed), path.with_suffix(".tmp")
+    y = rng.random(rows)
+    with open(tmp, "w") as f:
+        f.write("y_hat,y\n")
+        np.savetxt(f, np.column_stack([y + rng.normal(0, 0.1, rows), y]), fmt="%.6f", delimiter=",")
+    tmp.replace(path)
     return path
 
 
@@ -374,14 +391,21 @@ def main():
 
     # 5. reader selection
     default, numpy_ = label(version()), label(version({"LOSSCLI_READER": "numpy"}))
+    readers_ = {f"default: {default}": {}, f"LOSSCLI_READER=numpy: {numpy_}": {"LOSSCLI_READER": "numpy"},
+                "the same, LOSSCLI_WORKERS=0 (no worker processes)": {"LOSSCLI_READER": "numpy", "LOSSCLI_WORKERS": "0"}}
     rows = []
-    for size in ("1M", "10M"):
-        alt = measure(tools["losscli"](files[size]), tp_n, env={"LOSSCLI_READER": "numpy"})
-        d = tp[size]["losscli"]
-        rows += [[size, f"default: {default}", wall(d), mb(d), ratio(d, d), d.out[:24]],
-                 [size, f"LOSSCLI_READER=numpy: {numpy_}", wall(alt), mb(alt), ratio(alt, d), alt.out[:24]]]
+    for size, path in (("1M", files["1M"]), ("10M", files["10M"]), ("5M, 6 decimals", decimals_dataset(5_000_000))):
+        awk = tp[size]["awk"] if size in tp else measure(tools["awk"](path), tp_n)
+        first = None
+        for name, env in readers_.items():
+            r = tp[size]["losscli"] if size in tp and not env else measure(tools["losscli"](path), tp_n, env=env)
+            first = first or r
+            rows.append([size, name, wall(r), mb(r), ratio(r, first), ratio(r, awk), r.out[:24]])
+        rows.append([size, "awk", wall(awk), mb(awk), ratio(awk, first), "1.00×", awk.out[:24]])
     emit("## 5. Reader selection (LOSSCLI_READER)\n\n" + table(
-        ["rows", "reader", "wall", "peak RSS", "vs default", "printed"], rows)
+        ["rows", "reader", "wall", "peak RSS", "vs default", "vs awk", "printed"], rows)
+        + "\n\nPeak RSS is the largest single process's (`/usr/bin/time`): the numpy reader's two worker "
+          "processes are forks of the main one, most of their pages shared."
         + ("\n\n`losscli --version` reports the same reader either way, so the variable may be unsupported."
            if default == numpy_ else ""))
 

@@ -76,7 +76,17 @@ def _shared(workers: int):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "fork() with threads" (Python 3.12+)
             _executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet)
+        import atexit
+
+        atexit.register(_close)  # before the interpreter tears modules down under the pool's callbacks
     return _executor
+
+
+def _close() -> None:
+    global _executor
+    executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def submit(function, *args) -> Future | None:
