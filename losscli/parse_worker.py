@@ -35,15 +35,19 @@ def _count() -> int:
     return min(WORKERS, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else WORKERS
 
 
-def parse(data: bytes, options: dict) -> np.ndarray | None:
-    """``loadtxt`` of a block of whole lines, or None where it raises (the main process then
-    parses the block itself and names what is wrong)."""
+def parse(data: bytes, options: dict, tails: tuple = ()) -> tuple[np.ndarray | None, int, bool]:
+    """``loadtxt`` of a block of whole lines (None where it raises: the main process then parses
+    the block itself and names what is wrong), the block's newline count, and whether one of the
+    ``tails`` patterns occurs in it (a literal that may be out of float64's range): the scans
+    the main process would otherwise make."""
+    lines = data.count(b"\n")
+    found = any(tail.search(data) for tail in tails)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data" on comment-only blocks
-            return np.loadtxt(io.StringIO(data.decode("utf-8")), **options)
+            return np.loadtxt(io.StringIO(data.decode("utf-8")), **options), lines, found
     except (ValueError, UnicodeDecodeError, MemoryError):
-        return None
+        return None, lines, found
 
 
 def _quiet() -> None:
@@ -128,8 +132,8 @@ class Pool:
     def __init__(self) -> None:
         self.blocks = 0
 
-    def submit(self, data: bytes, options: dict) -> Future | None:
+    def submit(self, data: bytes, options: dict, tails: tuple = ()) -> Future | None:
         self.blocks += 1
-        return None if self.blocks <= START_AFTER else submit(parse, data, options)
+        return None if self.blocks <= START_AFTER else submit(parse, data, options, tails)
 
     result = staticmethod(result)

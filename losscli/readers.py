@@ -743,15 +743,18 @@ class DelimitedTable:
             chunk, future = pending.popleft()
             first_line = self._line
             text = self._decode(chunk, first_line)
-            self._check_literals(text, first_line)
-            values = self._parse_text(text, first_line, usecols, parsed=pool.result(future))
-            self._line += chunk.count(b"\n")
+            parsed, lines, long_exponent = pool.result(future) or (None, chunk.count(b"\n"), True)
+            if long_exponent:  # the worker found no three-digit exponent: nothing to count
+                self._check_literals(text, first_line)
+            values = self._parse_text(text, first_line, usecols, parsed=parsed)
+            self._line += lines
             return Block(values, first_line) if values.shape[0] else None
 
         pool = Pool()
         while data is not None:
             eligible = len(data) <= LONG_TEXT and b"\0" not in data
-            future = pool.submit(data, self._loadtxt_options(b'"' in data, usecols)) if eligible else None
+            options = self._loadtxt_options(b'"' in data, usecols)
+            future = pool.submit(data, options, LONG_EXPONENT_TAILS_BYTES) if eligible else None
             pending.append((data, future))
             if len(pending) > WORKERS:
                 block = finished(pool)

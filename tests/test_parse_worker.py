@@ -42,11 +42,14 @@ def _pairs(rows: int) -> np.ndarray:
     return RNG.normal(size=(rows, 2)) * 10.0 ** RNG.integers(-3, 4, size=(rows, 2))
 
 
-def test_parse_is_loadtxt_or_none():
+def test_parse_is_loadtxt_or_none_with_the_lines_and_whether_a_long_exponent_occurs():
     options = dict(delimiter=",", comments="#", ndmin=2, dtype=np.float64)
-    assert np.array_equal(parse_worker.parse(b"1,2\n3.5,-4e-300\n", options), [[1, 2], [3.5, -4e-300]])
-    assert parse_worker.parse(b"1,2\n3,x\n", options) is None  # the main process names the field
-    assert parse_worker.parse(b"1,2\n\xff,3\n", options) is None
+    tails = readers.LONG_EXPONENT_TAILS_BYTES
+    values, lines, found = parse_worker.parse(b"1,2\n3.5,-4e-300\n", options, tails)
+    assert np.array_equal(values, [[1, 2], [3.5, -4e-300]]) and (lines, found) == (2, True)
+    assert parse_worker.parse(b"1,2\n3,4E+05\n\n", options, tails)[1:] == (3, False)
+    assert parse_worker.parse(b"1,2\n3,x\n", options, tails)[0] is None  # the main process names the field
+    assert parse_worker.parse(b"1,2\n\xff,3\n", options, tails)[0] is None
 
 
 def test_many_blocks_give_the_same_bytes_with_and_without_workers(cli, tmp_path, monkeypatch, small_blocks):
