@@ -744,7 +744,7 @@ class DelimitedTable:
             first_line = self._line
             text = self._decode(chunk, first_line)
             parsed, lines, long_exponent = pool.result(future) or (None, chunk.count(b"\n"), True)
-            if long_exponent:  # the worker found no three-digit exponent: nothing to count
+            if long_exponent:  # False: the worker found no three-digit exponent, so nothing to count
                 self._check_literals(text, first_line)
             values = self._parse_text(text, first_line, usecols, parsed=parsed)
             self._line += lines
