@@ -117,3 +117,19 @@ def test_ctrl_c_while_workers_parse_is_one_line_and_leaves_no_worker(tmp_path):
     for pid in workers:  # dead (a zombie until init reaps it) or gone
         stat = Path(f"/proc/{pid}/stat")
         assert not stat.exists() or stat.read_text().split()[2] in ("Z", "X")
+
+
+def test_no_fork_means_the_main_process_parses_everything(cli, tmp_path, monkeypatch, small_blocks):
+    # Too many processes (fork fails with EAGAIN): the same answer, nothing said about it.
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parse_worker, "_executor", None)  # as in a fresh process
+    monkeypatch.setattr(os, "fork", no_fork)
+    values = _pairs(20_000)
+    path = tmp_path / "pairs.csv"
+    np.savetxt(path, values, fmt="%.17g", delimiter=",")
+    monkeypatch.setenv("LOSSCLI_WORKERS", "2")
+    done = cli("mse", str(path), "-r", "none")
+    assert (done.status, done.stderr) == (0, "")
+    assert np.array_equal(np.array(done.stdout.split(), dtype=float), (values[:, 0] - values[:, 1]) ** 2)
