@@ -8,17 +8,21 @@ peak RSS = "Maximum resident set size" from /usr/bin/time -v; median of N runs.
      wall and peak RSS as ratios to awk; losscli's value must match awk's to 1e-9 relative;
   3. memory growth: losscli's peak RSS at 10M vs 30M rows (only with --big);
   4. `--format table` vs `--format plain` on the 10M-row file;
-  5. LOSSCLI_READER=numpy vs the default reader, labelled by line 2 of `losscli --version`;
+  5. LOSSCLI_READER=numpy (with and without worker processes) vs the default reader and awk, on the
+     1M and 10M-row files and a 5M-row file of 6-decimal values; labelled by `losscli --version`;
   6. softmax of a 1M x 10 table to `-f csv` vs an awk one-liner (wall, peak RSS); `softmax --dim 0`
      peak RSS at 1M vs 3M rows (3M only with --big); mse over the same numbers as .npy vs CSV;
-  7. combine: the 1M-row file as 4 shards, `xargs -P 2` losscli per shard + `losscli combine`,
+  7. per-row output of the 1M and 10M-row CSVs (`-r none` plain and csv, `--grad -f csv`) vs awk
+     printing the same numbers with printf %.17g; every value of the first 100k rows checked equal.
+  8. combine: the 1M-row file as 4 shards, `xargs -P 2` losscli per shard + `losscli combine`,
      vs one losscli run over the whole file (wall ratio; the values must agree to 1e-14 relative).
 A command that exits non-zero shows up as "failed: <first stderr line>".
 Data is generated once into benchmarks/data/ (numpy, fixed seed) and reused.
 
 Run:  make bench                              # or: .venv/bin/python benchmarks/bench.py
       make bench BENCH_ARGS="--big --write"   # + 30M rows; rewrite RESULTS.md, keeping notes
-Flags: --runs N (both counts), --latency-runs N (11), --throughput-runs N (5), --big, --write.
+Flags: --runs N (both counts), --latency-runs N (11), --throughput-runs N (5), --big, --write,
+       --only 6|7|8 (one section).
 """
 import argparse, datetime, json, os, platform, shlex, shutil, statistics, subprocess, sys, tempfile, time
 from dataclasses import dataclass
@@ -124,6 +128,22 @@ def dataset(rows, seed=0):
             cols = [[f"{x:.4f}" if s else repr(x) for x, s in zip(v.tolist(), short)] for v in (y_hat, y)]
             f.write("\n".join(map(",".join, zip(*cols))) + "\n")
     tmp.replace(path)  # an interrupted run never leaves a half-written file to be reused
+    return path
+
+
+def decimals_dataset(rows, seed=7):
+    """benchmarks/data/dec6_<N>M.csv: y ~ U(0, 1), y_hat = y + N(0, 0.1), every value with 6 decimals."""
+    path = DATA / f"dec6_{rows // 1_000_000}M.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(exist_ok=True)
+    print(f"generating {path.relative_to(HERE.parent)} ...", file=sys.stderr, flush=True)
+    rng, tmp = np.random.default_rng(seed), path.with_suffix(".tmp")
+    y = rng.random(rows)
+    with open(tmp, "w") as f:
+        f.write("y_hat,y\n")
+        np.savetxt(f, np.column_stack([y + rng.normal(0, 0.1, rows), y]), fmt="%.6f", delimiter=",")
+    tmp.replace(path)
     return path
 
 
@@ -234,6 +254,68 @@ def softmax_section(args, tp_n, emit):
          + f"\n\nValues: {same}.")
 
 
+# Per-row output: awk prints what losscli prints, each float with printf %.17g (exact, as repr
+# is); the mean's gradient divides by the row count, handed to awk (-v n=) so it reads once.
+ROW_OUTPUT = [
+    ("mse FILE -r none -f plain", ["-r", "none", "-f", "plain"],
+     'NR>1{d=$1-$2; printf "%.17g\\n", d*d}'),
+    ("mse FILE -r none -f csv", ["-r", "none", "-f", "csv"],
+     'NR==1{print "row,pred,target,diff,sq_diff"} NR>1{d=$1-$2; printf "%d,%.17g,%.17g,%.17g,%.17g\\n", NR-1, $1, $2, d, d*d}'),
+    ("mse FILE --grad -f csv", ["--grad", "-f", "csv"],
+     'NR==1{print "row,pred,target,diff,sq_diff,grad"} NR>1{d=$1-$2; s+=d*d; '
+     'printf "%d,%.17g,%.17g,%.17g,%.17g,%.17g\\n", NR-1, $1, $2, d, d*d, 2*d/n} END{printf "mean,,,,%.17g,\\n", s/n}'),
+]
+
+
+def same_values(ours: str, theirs: str, lines: int = 100_001) -> str:
+    """Whether two outputs hold the same numbers (as floats, exactly) in their first ``lines``
+    lines and their last line (the mean's row)."""
+    def cells(path):
+        with open(path, "rb") as f:
+            head = [line for _, line in zip(range(lines), f)]
+            f.seek(max(0, f.seek(0, 2) - 200))
+            last = f.read().splitlines()[-1:]
+        return [line.decode().rstrip("\n").split("," if b"," in line else "\t") for line in head + last]
+
+    a, b = cells(ours), cells(theirs)
+    if len(a) != len(b):
+        return f"DIFFER: {len(a)} vs {len(b)} lines"
+    note = ""
+    for i, (x, y) in enumerate(zip(a, b)):
+        for u, v in zip(x, y):
+            if u == v or float(u) == float(v):
+                continue
+            if x[0] == "mean":  # a sum over all rows: awk adds in row order, losscli in fixed chunks
+                rel = abs(float(u) - float(v)) / abs(float(v))
+                note = f"; the mean's row {u} vs awk {v}, rel. diff {rel:.1e} → {'agree' if rel <= 1e-9 else 'DISAGREE'}"
+                continue
+            return f"DIFFER at line {i + 1}: {u} vs {v}"
+    return f"equal ({len(a) - 1:,} lines and the last){note}"
+
+
+def row_output_section(tp_n, emit):
+    """Section 7: per-row output vs awk printing the same numbers, stdout to a file; with the
+    default reader and with LOSSCLI_READER=numpy (what an install without the fast extra does)."""
+    rows, checks = [], []
+    installs = {"default": {}, "LOSSCLI_READER=numpy": {"LOSSCLI_READER": "numpy"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size, n in (("1M", 1_000_000), ("10M", 10_000_000)):
+            path = dataset(n)
+            for name, options, program in ROW_OUTPUT:
+                awk = measure(["sh", "-c", f'exec awk -F, -v n={n} "$1" "$0" > {tmp}/awk', str(path), program], tp_n)
+                for install, env in installs.items():
+                    ours = measure(["sh", "-c", f'exec "$0" mse "$@" > {tmp}/ours', LOSSCLI, str(path), *options], tp_n, env=env)
+                    rows.append([size, name, install, wall(ours), wall(awk), ratio(ours, awk), mb(ours)])
+                    if size == "1M":
+                        checks.append(f"- {name} ({install}): {same_values(f'{tmp}/ours', f'{tmp}/awk')}")
+    emit("## 7. Per-row output vs awk\n\n"
+         "`losscli mse FILE ...` with stdout to a file, against awk printing the same numbers with `printf "
+         "%.17g` (exact like losscli's shortest round-trip text, but longer), the row count given to awk for "
+         "the mean's gradient.\n\n"
+         + table(["rows", "command", "reader", "losscli", "awk", "losscli vs awk", "losscli peak RSS"], rows)
+         + "\n\nValues of the first 100k lines and the last at 1M rows, losscli vs awk (as floats, exactly):\n" + "\n".join(checks))
+
+
 def shards_of(csv_path, count):
     """The rows of a CSV with a header as ``count`` headerless shards, as `split -n l/4` cuts them."""
     folder = csv_path.with_name(csv_path.stem + f"_shards{count}")
@@ -250,7 +332,7 @@ def shards_of(csv_path, count):
 
 
 def combine_section(tp_n, emit):
-    """Section 7: shards through xargs -P 2 and `losscli combine` vs one run over the whole file."""
+    """Section 8: shards through xargs -P 2 and `losscli combine` vs one run over the whole file."""
     whole = dataset(1_000_000)
     shards = shards_of(whole, 4)
     one = measure([LOSSCLI, "mse", str(whole), "--format", "plain"], tp_n)
@@ -267,7 +349,7 @@ def combine_section(tp_n, emit):
         check = f"combined {a!r}, whole {b!r}, rel. diff {abs(a - b) / abs(b):.1e} → {'agree' if abs(a - b) <= 1e-14 * abs(b) else 'DISAGREE'}"
     except ValueError:
         check = f"n/a ({joined.error or joined.out[:40]!r})"
-    emit("## 7. Shards and combine\n\n"
+    emit("## 8. Shards and combine\n\n"
          "The 1M-row file as 4 headerless shards; each through `losscli mse -f partial` with `xargs -P 2`, the "
          "partials through `losscli combine`, against one `losscli mse FILE -f plain`; and `combine` alone on the "
          "4 partials.\n\n"
@@ -285,8 +367,7 @@ def main():
     ap.add_argument("--throughput-runs", type=int, default=5)
     ap.add_argument("--big", action="store_true", help="also generate and run 30M rows (memory growth)")
     ap.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md, keeping notes")
-    ap.add_argument("--softmax-only", action="store_true", help="run only section 6 (softmax, binary input)")
-    ap.add_argument("--combine-only", action="store_true", help="run only section 7 (shards and combine)")
+    ap.add_argument("--only", choices=["6", "7", "8"], help="run only section 6 (softmax, binary input), 7 (per-row output) or 8 (shards and combine)")
     args = ap.parse_args()
     lat_n = args.runs or args.latency_runs
     tp_n = args.runs or args.throughput_runs
@@ -300,11 +381,9 @@ def main():
          "(throughput); wall = perf_counter around subprocess.run; peak RSS from `/usr/bin/time -v` "
          "(throughput runs under it; latency: from a warm-up run under it, timed runs bare).")
 
-    if args.softmax_only:
-        softmax_section(args, tp_n, emit)
-        return
-    if args.combine_only:
-        combine_section(tp_n, emit)
+    if args.only:
+        {"6": lambda: softmax_section(args, tp_n, emit), "7": lambda: row_output_section(tp_n, emit),
+         "8": lambda: combine_section(tp_n, emit)}[args.only]()
         return
 
     # 1. latency
@@ -370,21 +449,31 @@ def main():
 
     # 5. reader selection
     default, numpy_ = label(version()), label(version({"LOSSCLI_READER": "numpy"}))
+    readers_ = {f"default: {default}": {}, f"LOSSCLI_READER=numpy: {numpy_}": {"LOSSCLI_READER": "numpy"},
+                "the same, LOSSCLI_WORKERS=0 (no worker processes)": {"LOSSCLI_READER": "numpy", "LOSSCLI_WORKERS": "0"}}
     rows = []
-    for size in ("1M", "10M"):
-        alt = measure(tools["losscli"](files[size]), tp_n, env={"LOSSCLI_READER": "numpy"})
-        d = tp[size]["losscli"]
-        rows += [[size, f"default: {default}", wall(d), mb(d), ratio(d, d), d.out[:24]],
-                 [size, f"LOSSCLI_READER=numpy: {numpy_}", wall(alt), mb(alt), ratio(alt, d), alt.out[:24]]]
+    for size, path in (("1M", files["1M"]), ("10M", files["10M"]), ("5M, 6 decimals", decimals_dataset(5_000_000))):
+        awk = tp[size]["awk"] if size in tp else measure(tools["awk"](path), tp_n)
+        first = None
+        for name, env in readers_.items():
+            r = tp[size]["losscli"] if size in tp and not env else measure(tools["losscli"](path), tp_n, env=env)
+            first = first or r
+            rows.append([size, name, wall(r), mb(r), ratio(r, first), ratio(r, awk), r.out[:24]])
+        rows.append([size, "awk", wall(awk), mb(awk), ratio(awk, first), "1.00×", awk.out[:24]])
     emit("## 5. Reader selection (LOSSCLI_READER)\n\n" + table(
-        ["rows", "reader", "wall", "peak RSS", "vs default", "printed"], rows)
+        ["rows", "reader", "wall", "peak RSS", "vs default", "vs awk", "printed"], rows)
+        + "\n\nPeak RSS is the largest single process's (`/usr/bin/time`): the numpy reader's two worker "
+          "processes are forks of the main one, most of their pages shared."
         + ("\n\n`losscli --version` reports the same reader either way, so the variable may be unsupported."
            if default == numpy_ else ""))
 
     # 6. softmax over big tables, binary input
     softmax_section(args, tp_n, emit)
 
-    # 7. shards and combine
+    # 7. per-row output
+    row_output_section(tp_n, emit)
+
+    # 8. shards and combine
     combine_section(tp_n, emit)
 
     if args.write:

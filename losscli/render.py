@@ -44,9 +44,25 @@ def exact_list(values: np.ndarray, dtype: str) -> list[str]:
 WRITE_VALUES = 1 << 16  # values turned into text at once: a row of millions is written in pieces
 
 
+def _write_fast(out: TextIO, values: np.ndarray, dtype: str) -> bool:
+    """The float64 common case formatted in C or by polars (csv_text); False where it does not apply."""
+    if dtype != "float64":
+        return False
+    from .csv_text import plain_text
+
+    pieces = plain_text(np.asarray(values))
+    if pieces is None:
+        return False
+    for piece in pieces:
+        out.write(piece)
+    return True
+
+
 def write_rows(out: TextIO, rows: np.ndarray, dtype: str) -> None:
     """One line per row, tab between its values, at round-trip precision; a row of more than
     ``WRITE_VALUES`` is written a piece at a time (one join of a million strings held 100 MB)."""
+    if _write_fast(out, rows, dtype):
+        return
     if rows.shape[1] <= WRITE_VALUES:
         out.writelines("\t".join(exact_list(row, dtype)) + "\n" for row in rows)
         return
@@ -58,6 +74,8 @@ def write_rows(out: TextIO, rows: np.ndarray, dtype: str) -> None:
 
 def write_lines(out: TextIO, values: np.ndarray, dtype: str) -> None:
     """One value per line, at round-trip precision, a piece at a time."""
+    if _write_fast(out, values, dtype):
+        return
     for start in range(0, len(values), WRITE_VALUES):
         out.write("".join(t + "\n" for t in exact_list(values[start : start + WRITE_VALUES], dtype)))
 
@@ -495,10 +513,11 @@ class StreamWriter:
             first = part.take_rows(0, 1) if part.rows else part  # the headers, without formatting every cell
             self.header = csv_header(first, show_grad=self.show_grad, class_names=self.class_names)
             self.csv.writerow(self.header)
-        if not (self.show_grad or self.class_names):
+        if not self.class_names:
             from .csv_text import csv_text
 
-            pieces = csv_text(part)  # the common case, formatted in C
+            grad = part.grad_rows() if self.show_grad and part.grad is not None else None
+            pieces = csv_text(part, grad=grad)  # the common case, formatted in C
             if pieces is not None:
                 for piece in pieces:
                     self.out.write(piece)
