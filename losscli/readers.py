@@ -714,7 +714,10 @@ class DelimitedTable:
                 self._out_of_range[0] += 1
 
     def _numpy_blocks(self, usecols: list[int]) -> Iterator[Block]:
-        if self.decimal == "." and self.delimiter is not None:
+        # A wide table's first block is one long line the workers would not take: no pool, and no
+        # bytes copy of the text beside it.
+        first_is_long = self._first_text is not None and len(self._first_text) > LONG_TEXT
+        if self.decimal == "." and self.delimiter is not None and not first_is_long:
             yield from self._worker_blocks(usecols)
             return
         text = self._first_text
@@ -742,8 +745,9 @@ class DelimitedTable:
         def finished(pool: Pool) -> Block | None:
             chunk, future = pending.popleft()
             first_line = self._line
-            text = self._decode(chunk, first_line)
             parsed, lines, long_exponent = pool.result(future) or (None, chunk.count(b"\n"), True)
+            text = self._decode(chunk, first_line)
+            del chunk  # the bytes go before the text is parsed: a long line is not held twice
             if long_exponent:  # False: the worker found no three-digit exponent, so nothing to count
                 self._check_literals(text, first_line)
             values = self._parse_text(text, first_line, usecols, parsed=parsed)
