@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,6 +16,7 @@ from losscli.errors import DataError, UsageError
 from losscli.losses import POINTWISE_LOSSES, PointwiseAccumulator
 
 from .golden import assert_matches, case_ids, golden_path, inline_values, load_cases
+from tests.memory import peak_kb
 
 CASES = [case for case in load_cases(golden_path("torch_cases_more.json")) if case["op"] in ("bce", "bce-logits", "focal")]
 API_FUNCTIONS = {"bce": bce, "bce-logits": bce_with_logits, "focal": focal}
@@ -178,24 +176,6 @@ def test_a_weight_file_with_one_value_per_row_of_a_one_column_input(cli, write):
     assert float(run.stdout) == pytest.approx(expected, rel=1e-12)
 
 
-def _peak_kb(commands: list[list[str]]) -> tuple[list[float], int]:
-    """(values, VmHWM in kB) of losscli commands run one after the other in a fresh process
-    (VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child would inherit pytest's)."""
-    code = (
-        "import io, re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        f"for argv in {commands!r}:\n"
-        "    out = io.StringIO()\n"
-        "    assert main(argv, Environment(stdin=None, stdout=out, stderr=sys.stderr)) == 0\n"
-        "    print(out.getvalue().strip())\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
-    *values, peak = done.stdout.split()
-    return [float(v) for v in values], int(peak)
-
-
 def test_a_million_rows_stream_in_flat_memory(tmp_path):
     rng = np.random.default_rng(7)
     x = np.round(rng.uniform(0.001, 0.999, 1_000_000), 4)  # probabilities for bce, logits for the others
@@ -214,9 +194,9 @@ def test_a_million_rows_stream_in_flat_memory(tmp_path):
     peaks = {}
     for rows in ("1M", "2M"):
         commands = [[name, str(tmp_path / f"{rows}.csv"), *options, "-r", "mean", "-q"] for (name, *options), _ in runs]
-        values, peaks[rows] = _peak_kb(commands)
+        values, peaks[rows] = peak_kb(*commands)
         for value, (argv, terms) in zip(values, runs):
-            assert value == pytest.approx(math.fsum(terms.tolist()) / x.size, rel=1e-9), argv
+            assert float(value) == pytest.approx(math.fsum(terms.tolist()) / x.size, rel=1e-9), argv
     # Holding the second million rows would add ≥ 1M × 2 × 8 bytes per copy: 16 MB, several times over.
     assert peaks["2M"] - peaks["1M"] < 15_000, peaks
 

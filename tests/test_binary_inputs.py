@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.test_resources import _peak_kb
+from tests.memory import peak_kb
 
 RNG = np.random.default_rng(12)
 PRED, TARGET = RNG.normal(size=9), RNG.normal(size=9)
@@ -152,8 +152,8 @@ def test_a_big_npy_is_read_in_flat_memory(tmp_path):
     pred = np.random.default_rng(3).normal(size=(rows, 2))
     np.save(tmp_path / "big.npy", pred)  # 32 MB of values
     np.save(tmp_path / "small.npy", pred[:1000])
-    value, peak = _peak_kb(["mse", str(tmp_path / "big.npy"), "-f", "plain"], "numpy")
-    _, base = _peak_kb(["mse", str(tmp_path / "small.npy"), "-f", "plain"], "numpy")
+    (value,), peak = peak_kb(["mse", str(tmp_path / "big.npy"), "-f", "plain"], reader="numpy")
+    _, base = peak_kb(["mse", str(tmp_path / "small.npy"), "-f", "plain"], reader="numpy")
     assert float(value) == pytest.approx(np.mean((pred[:, 0] - pred[:, 1]) ** 2), rel=1e-12)
     assert peak - base < 20_000, (peak, base)  # well under the 32 MB the file holds
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,6 +17,7 @@ from losscli import DataError, UsageError, cross_entropy, kl_div, log_softmax, n
 
 from .golden import assert_matches, case_ids, golden_path, inline_values, load_cases
 from .test_huber import table_rows
+from tests.memory import peak_kb
 
 MORE_CASES = load_cases(golden_path("torch_cases_more.json"))
 NLL_CASES = [case for case in MORE_CASES if case["op"] == "nll"]
@@ -214,24 +212,6 @@ def test_kl_streams_two_columns_and_two_files_asinline_values(cli, write, reduct
     assert inline["value"] == pytest.approx(expected, rel=1e-13)
 
 
-def _peak_kb(argv: list[str]) -> tuple[str, int]:
-    """(stdout, VmHWM in kB) of losscli in a fresh process, with the numpy reader: the polars one
-    keeps blocks in flight, whose peak moves by ~13 MB between runs for mse too (tests/test_files.py)."""
-    code = (
-        "import io, re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        "out = io.StringIO()\n"
-        f"assert main({argv!r}, Environment(stdin=None, stdout=out, stderr=sys.stderr)) == 0\n"
-        "print(out.getvalue().strip())\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "LOSSCLI_READER": "numpy"}, check=True)
-    value, peak = done.stdout.split()
-    return value, int(peak)
-
-
 @pytest.mark.parametrize("loss", ["nll", "kl"])
 def test_a_million_rows_stream_in_flat_memory(tmp_path, loss):
     rng = np.random.default_rng(12)
@@ -252,8 +232,9 @@ def test_a_million_rows_stream_in_flat_memory(tmp_path, loss):
     np.savetxt(big, table, fmt=formats, delimiter=",")
     np.savetxt(small, table[:200_000], fmt=formats, delimiter=",")  # several blocks already
     label = ["--target", "4"] if loss == "nll" else []  # no header: the label column is named
-    value, peak = _peak_kb([loss, str(big), *label, "-q"])
-    _, base = _peak_kb([loss, str(small), *label, "-q"])
+    # The numpy reader: the polars one keeps blocks in flight, whose peak moves by ~13 MB between runs.
+    (value,), peak = peak_kb([loss, str(big), *label, "-q"], reader="numpy")
+    _, base = peak_kb([loss, str(small), *label, "-q"], reader="numpy")
     assert float(value) == pytest.approx(expected, rel=1e-11)
     # Flat: 5 times the rows, the same peak. Read whole, 800k more rows would add 13-26 MB of values alone.
     assert peak - base < 8_000, (peak, base)

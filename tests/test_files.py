@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from tests.memory import peak_kb
 
 SEED = "y_hat,y\n2,4\n3,5\n4,6\n5,7\n"
 
@@ -244,22 +245,6 @@ def test_big_table_view_shows_head_tail_count_and_abbreviated_derivation(cli, wr
     assert "(|0−1| + |1−2| + |2−3| + … + |99999−100000|) / 100000 = 1" in text
 
 
-def _peak_rss_kb(path: str, reader: str, loss: str = "mse") -> int:
-    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would inherit the
-    # high-water mark of this (pytest) process.
-    code = (
-        "import io, re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        "env = Environment(stdin=None, stdout=io.StringIO(), stderr=sys.stderr)\n"
-        f"assert main([{loss!r}, {path!r}], env) == 0\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    env = {**os.environ, "LOSSCLI_READER": reader}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    return int(done.stdout)
-
-
 @pytest.mark.parametrize("reader", ["numpy", "auto"])
 def test_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
     rng = np.random.default_rng(11)
@@ -267,7 +252,7 @@ def test_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
     small, large = tmp_path / "1M.csv", tmp_path / "4M.csv"
     small.write_text(million)
     large.write_text(million * 4)
-    peaks = {rows: _peak_rss_kb(str(path), reader) for rows, path in (("1M", small), ("4M", large))}
+    peaks = {rows: peak_kb(["mse", str(path)], reader=reader)[1] for rows, path in (("1M", small), ("4M", large))}
     # Reading whole would add ≥ 3M × 2 × 8 bytes × several copies, about 100 MB.
     assert peaks["4M"] - peaks["1M"] < 15_000, peaks
 
@@ -342,7 +327,7 @@ def test_xent_peak_memory_does_not_grow_with_input_size(tmp_path, reader):
     small, large = tmp_path / "s.csv", tmp_path / "l.csv"
     small.write_text("a,b,c,label\n" + block)
     large.write_text("a,b,c,label\n" + block * 4)
-    peaks = {name: _peak_rss_kb(str(path), reader, "xent") for name, path in (("small", small), ("large", large))}
+    peaks = {name: peak_kb(["xent", str(path)], reader=reader)[1] for name, path in (("small", small), ("large", large))}
     assert peaks["large"] - peaks["small"] < 15_000, peaks
 
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +12,7 @@ import pytest
 from losscli.histogram import TermHistogram, choose_edges
 
 from .conftest import run_cli
+from tests.memory import peak_kb
 
 
 def _check_counts(histogram: dict, terms: np.ndarray) -> None:
@@ -122,26 +119,14 @@ def test_past_the_exact_limit_the_share_is_bounded_by_the_histogram(seed):
     assert exact.summary().top.low == pytest.approx(_top_share(terms), rel=1e-12)
 
 
-def _peak_kb(argv: list[str]) -> int:
-    code = (
-        "import io, re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        f"assert main({argv!r}, Environment(stdin=None, stdout=io.StringIO(), stderr=sys.stderr)) == 0\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True, env=os.environ)
-    return int(done.stdout)
-
-
 def test_memory_stays_flat_with_hist_on_a_million_rows(tmp_path):
     path = tmp_path / "million.csv"
     rng = np.random.default_rng(3)
     block = "".join(f"{a:.3f},{b:.3f}\n" for a, b in rng.normal(size=(10_000, 2)).tolist())
     path.write_text("y_hat,y\n" + block * 100)  # 1M rows
     argv = ["mse", str(path), "--pred", "y_hat", "--target", "y", "-f", "table", "-q"]
-    without = _peak_kb(argv)
-    with_hist = _peak_kb([*argv, "--hist"])
+    _, without = peak_kb(argv)
+    _, with_hist = peak_kb([*argv, "--hist"])
     # The kept largest terms are at most 100,000 float64 (0.8 MB); the input is ~14 MB of text
     # and 16 MB of numbers, so memory proportional to it would show as tens of MB more.
     assert with_hist - without < 8_000, (without, with_hist)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from losscli import kdim_inputs
+from tests.memory import peak_kb
 
 RNG = np.random.default_rng(12)
 
@@ -215,22 +214,6 @@ def test_2d_logits_take_class_dim_1_and_refuse_others(cli):
     assert cli("xent", "1,2,0.5;0.1,-1,3", "1,2", "--class-dim", "0").status == 2
 
 
-def _peak_kb(argv: list[str]) -> tuple[float, int]:
-    code = (
-        "import io, re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        "out = io.StringIO()\n"
-        f"assert main({argv!r}, Environment(stdin=None, stdout=out, stderr=sys.stderr)) == 0\n"
-        "print(out.getvalue().strip())\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
-                          env={**os.environ})
-    value, peak = done.stdout.split()
-    return float(value), int(peak)
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="VmHWM is Linux's")
 def test_a_large_npy_is_read_in_bounded_memory(tmp_path):
     rng = np.random.default_rng(3)
@@ -238,9 +221,9 @@ def test_a_large_npy_is_read_in_bounded_memory(tmp_path):
     target = rng.integers(0, 1000, size=(16, 256))
     x, y = save(tmp_path, "x.npy", big), save(tmp_path, "y.npy", target)
     small_x, small_y = save(tmp_path, "sx.npy", big[:1]), save(tmp_path, "sy.npy", target[:1])
-    value, peak = _peak_kb(["xent", x, y, "-q"])
-    _, base = _peak_kb(["xent", small_x, small_y, "-q"])
-    assert value == pytest.approx(expected_xent(big.astype(np.float64), target, 2), rel=1e-12)
+    (value,), peak = peak_kb(["xent", x, y, "-q"])
+    _, base = peak_kb(["xent", small_x, small_y, "-q"])
+    assert float(value) == pytest.approx(expected_xent(big.astype(np.float64), target, 2), rel=1e-12)
     # read whole, the logits alone would add 16 MB mapped and 33 MB as float64
     assert peak - base < 8 * 1024, (peak, base)
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,6 +15,7 @@ from losscli import gaussian_nll, mse, poisson_nll
 
 from .golden import assert_matches, case_ids, golden_path, inline_values, load_cases
 from .test_huber import table_rows
+from tests.memory import peak_kb
 
 CASES = [case for case in load_cases(golden_path("torch_cases_more.json")) if case["op"] in ("poisson-nll", "gaussian-nll")]
 API = settings(max_examples=60, deadline=None)
@@ -152,21 +150,6 @@ def test_a_var_column_is_named_by_var_or_by_its_name(cli, write):
     assert float(cli("gaussian-nll", write("s.csv", "a,b,sigma2\n1,2,0.5\n3,1,2\n")).stdout) == by_flag
 
 
-def _peak_kb(argv: list[str]) -> tuple[float, int]:
-    code = (
-        "import io, re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        "out = io.StringIO()\n"
-        f"assert main({argv!r}, Environment(stdin=None, stdout=out, stderr=sys.stderr)) == 0\n"
-        "print(out.getvalue().strip())\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=dict(os.environ), check=True)
-    value, peak = done.stdout.split()
-    return float(value), int(peak)
-
-
 def test_a_million_rows_stream_in_flat_memory(tmp_path):
     rng = np.random.default_rng(10)
     data = np.round(np.column_stack([rng.normal(size=1_000_000), rng.normal(size=1_000_000), rng.uniform(0.5, 2, 1_000_000)]), 3)
@@ -174,15 +157,16 @@ def test_a_million_rows_stream_in_flat_memory(tmp_path):
     small, large = tmp_path / "1M.csv", tmp_path / "4M.csv"
     small.write_text(million)
     large.write_text(million * 4)
-    value, peak = _peak_kb(["gaussian-nll", str(small)])
-    value_4m, peak_4m = _peak_kb(["gaussian-nll", str(large)])
+    (value,), peak = peak_kb(["gaussian-nll", str(small)])
+    (value_4m,), peak_4m = peak_kb(["gaussian-nll", str(large)])
+    value, value_4m = float(value), float(value_4m)
     x, y, var = data.T
     assert value == pytest.approx(np.mean(0.5 * (np.log(var) + (x - y) ** 2 / var)), rel=1e-12)
     assert value_4m == pytest.approx(value, rel=1e-12)
     # 3M more rows (72 MB as float64) cost next to nothing: nothing grows with the rows.
     assert peak_4m - peak < 15_000, (peak, peak_4m)
-    value, _ = _peak_kb(["poisson-nll", str(small), "--pred", "1", "--target", "3"])
-    assert value == pytest.approx(np.mean(np.exp(x) - var * x), rel=1e-12)
+    (value,), _ = peak_kb(["poisson-nll", str(small), "--pred", "1", "--target", "3"])
+    assert float(value) == pytest.approx(np.mean(np.exp(x) - var * x), rel=1e-12)
 
 
 # --- errors -----------------------------------------------------------------------------------

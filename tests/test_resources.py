@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from losscli import fast_reader, readers
+from tests.memory import peak_kb
 
 
 def _run(argv: list[str], reader: str = "auto", ulimit_kb: int | None = None) -> subprocess.CompletedProcess:
@@ -20,38 +21,6 @@ def _run(argv: list[str], reader: str = "auto", ulimit_kb: int | None = None) ->
         command = ["bash", "-c", f'ulimit -v {ulimit_kb} && exec "$@"', "losscli", *command]
     env = {**os.environ, "LOSSCLI_READER": reader}
     return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-
-
-def _peak_kb(argv: list[str], reader: str) -> tuple[str, int]:
-    """(stdout, VmHWM in kB) of losscli run in a fresh process."""
-    code = (
-        "import io, re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        "out = io.StringIO()\n"
-        f"assert main({argv!r}, Environment(stdin=None, stdout=out, stderr=sys.stderr)) == 0\n"
-        "print(out.getvalue().strip())\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    env = {**os.environ, "LOSSCLI_READER": reader}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=True)
-    value, peak = done.stdout.split()
-    return value, int(peak)
-
-
-def _peak_kb_writing(argv: list[str], reader: str, out: str) -> int:
-    """VmHWM in kB of losscli run in a fresh process, its output written to the file ``out``."""
-    code = (
-        "import re, sys\n"
-        "from losscli.cli import main\n"
-        "from losscli.environment import Environment\n"
-        f"with open({out!r}, 'w') as out:\n"
-        f"    assert main({argv!r}, Environment(stdin=None, stdout=out, stderr=sys.stderr)) == 0\n"
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
-    )
-    env = {**os.environ, "LOSSCLI_READER": reader}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=True)
-    return int(done.stdout)
 
 
 def _cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
@@ -70,8 +39,8 @@ def test_a_wide_table_is_read_in_memory_proportional_to_its_values(tmp_path, rea
     np.savetxt(path, logits, fmt="%.3f", delimiter=",")
     small = tmp_path / "small.csv"
     np.savetxt(small, logits[:, :3], fmt="%.3f", delimiter=",")
-    value, peak = _peak_kb(["xent", str(path), "0,1"], reader)
-    _, base = _peak_kb(["xent", str(small), "0,1"], reader)
+    (value,), peak = peak_kb(["xent", str(path), "0,1"], reader=reader)
+    _, base = peak_kb(["xent", str(small), "0,1"], reader=reader)
     assert float(value) == pytest.approx(_cross_entropy(logits, np.array([0, 1])), rel=1e-12)
     # polars took 1.4 GB for these 2 x 200k values (3.2 MB as floats); numpy's path needs a
     # small multiple of the values and of the text (2.6 MB).
@@ -107,9 +76,9 @@ def test_one_row_of_half_a_million_values_takes_memory_proportional_to_them(tmp_
     path.write_text(",".join(map(repr, ONE_ROW.tolist())) + "\n")
     # The baseline is a row just wide enough to be read the same way (numpy, not polars).
     narrow.write_text(",".join(map(repr, ONE_ROW[: fast_reader.WIDE_COLUMNS + 1].tolist())) + "\n")
-    peak = _peak_kb_writing([a.format(path=path) for a in argv], "auto", str(out))
+    _, peak = peak_kb([a.format(path=path) for a in argv], reader="auto", out=str(out))
     check(str(out))
-    base = _peak_kb_writing([a.format(path=narrow) for a in argv], "auto", str(out))
+    _, base = peak_kb([a.format(path=narrow) for a in argv], reader="auto", out=str(out))
     assert peak - base < times * ONE_ROW.nbytes // 1024, (peak, base)
 
 
@@ -121,10 +90,10 @@ def test_a_row_of_full_precision_values_is_not_held_twice(tmp_path):
     path, narrow, out = tmp_path / "row.csv", tmp_path / "narrow.csv", tmp_path / "out.txt"
     path.write_text(",".join(map(repr, row.tolist())) + "\n")
     narrow.write_text(",".join(map(repr, row[: fast_reader.WIDE_COLUMNS + 1].tolist())) + "\n")
-    peak = _peak_kb_writing(["xent", str(path), "0"], "auto", str(out))
+    _, peak = peak_kb(["xent", str(path), "0"], reader="auto", out=str(out))
     top = row.max()
     assert float(open(out).read()) == pytest.approx(top + np.log(np.exp(row - top).sum()) - row[0], rel=1e-12)
-    base = _peak_kb_writing(["xent", str(narrow), "0"], "auto", str(out))
+    _, base = peak_kb(["xent", str(narrow), "0"], reader="auto", out=str(out))
     assert peak - base < 13.3 * row.nbytes // 1024, (peak, base)
 
 

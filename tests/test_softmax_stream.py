@@ -12,7 +12,7 @@ import losscli
 from losscli import render
 from losscli.csv_text import csv_text
 from losscli.losses import SoftmaxAccumulator
-from tests.test_resources import _peak_kb_writing
+from tests.memory import peak_kb
 
 RNG = np.random.default_rng(21)
 
@@ -93,13 +93,13 @@ def test_dim_0_over_a_big_file_keeps_memory_flat(tmp_path):
     # (measured: 100k → 400k +8-10 MB, 200k → 800k +1-3 MB).
     np.save(tmp_path / "small.npy", x[:200_000])
     out = str(tmp_path / "out.csv")
-    peak = _peak_kb_writing(["softmax", str(tmp_path / "big.npy"), "--dim", "0", "-f", "csv"], "auto", out)
+    _, peak = peak_kb(["softmax", str(tmp_path / "big.npy"), "--dim", "0", "-f", "csv"], reader="auto", out=out)
     with open(out) as written:
         header, first = written.readline(), written.readline()
     assert header.startswith("row,col,x,exp,sum_exp,softmax")
     top = x.max(axis=0)
     by_hand = np.exp(x[0, 0] - top[0]) / np.exp(x[:, 0] - top[0]).sum()
     assert float(first.split(",")[-1]) == pytest.approx(by_hand, rel=1e-12)
-    base = _peak_kb_writing(["softmax", str(tmp_path / "small.npy"), "--dim", "0", "-f", "csv"], "auto", out)
+    _, base = peak_kb(["softmax", str(tmp_path / "small.npy"), "--dim", "0", "-f", "csv"], reader="auto", out=out)
     # 600k more rows are 19.2 MB of input alone (and 6 arrays of that size held whole): none of it stays.
     assert peak - base < 8_000, (peak, base)
