@@ -110,15 +110,24 @@ def hyperfine(cmd, runs):
         return f"{json.loads(out.read_text())['results'][0]['median'] * 1e3:.0f} ms"
 
 
-def dataset(rows, seed=0):
-    """benchmarks/data/mse_<N>M.csv: ~75% values like 0.1234, the rest full repr floats."""
-    path = DATA / f"mse_{rows // 1_000_000}M.csv"
+def generated(path, write):
+    """``path``, written once by ``write(file)`` and reused; an interrupted run never leaves a
+    half-written file to be reused (it is written to a .tmp and renamed)."""
     if path.exists():
         return path
     DATA.mkdir(exist_ok=True)
     print(f"generating {path.relative_to(HERE.parent)} ...", file=sys.stderr, flush=True)
-    rng, tmp = np.random.default_rng(seed), path.with_suffix(".tmp")
+    tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
+        write(f)
+    tmp.replace(path)
+    return path
+
+
+def dataset(rows, seed=0):
+    """benchmarks/data/mse_<N>M.csv: ~75% values like 0.1234, the rest full repr floats."""
+    def write(f):
+        rng = np.random.default_rng(seed)
         f.write("y_hat,y\n")
         for start in range(0, rows, 1_000_000):  # chunked: the 1M file is a prefix of the 10M one
             n = min(1_000_000, rows - start)
@@ -127,40 +136,29 @@ def dataset(rows, seed=0):
             short = (rng.random(n) < 0.75).tolist()
             cols = [[f"{x:.4f}" if s else repr(x) for x, s in zip(v.tolist(), short)] for v in (y_hat, y)]
             f.write("\n".join(map(",".join, zip(*cols))) + "\n")
-    tmp.replace(path)  # an interrupted run never leaves a half-written file to be reused
-    return path
+
+    return generated(DATA / f"mse_{rows // 1_000_000}M.csv", write)
 
 
 def decimals_dataset(rows, seed=7):
     """benchmarks/data/dec6_<N>M.csv: y ~ U(0, 1), y_hat = y + N(0, 0.1), every value with 6 decimals."""
-    path = DATA / f"dec6_{rows // 1_000_000}M.csv"
-    if path.exists():
-        return path
-    DATA.mkdir(exist_ok=True)
-    print(f"generating {path.relative_to(HERE.parent)} ...", file=sys.stderr, flush=True)
-    rng, tmp = np.random.default_rng(seed), path.with_suffix(".tmp")
-    y = rng.random(rows)
-    with open(tmp, "w") as f:
+    def write(f):
+        rng = np.random.default_rng(seed)
+        y = rng.random(rows)
         f.write("y_hat,y\n")
         np.savetxt(f, np.column_stack([y + rng.normal(0, 0.1, rows), y]), fmt="%.6f", delimiter=",")
-    tmp.replace(path)
-    return path
+
+    return generated(DATA / f"dec6_{rows // 1_000_000}M.csv", write)
 
 
 def logits_table(rows, columns=10, seed=1):
     """benchmarks/data/logits_<N>M_<C>.csv: normal logits (sd 3) with 6 decimals, no header."""
-    path = DATA / f"logits_{rows // 1_000_000}M_{columns}.csv"
-    if path.exists():
-        return path
-    DATA.mkdir(exist_ok=True)
-    print(f"generating {path.relative_to(HERE.parent)} ...", file=sys.stderr, flush=True)
-    rng, tmp = np.random.default_rng(seed), path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
+    def write(f):
+        rng = np.random.default_rng(seed)
         for start in range(0, rows, 1_000_000):
-            x = rng.normal(0, 3, (min(1_000_000, rows - start), columns))
-            np.savetxt(f, x, fmt="%.6f", delimiter=",")
-    tmp.replace(path)
-    return path
+            np.savetxt(f, rng.normal(0, 3, (min(1_000_000, rows - start), columns)), fmt="%.6f", delimiter=",")
+
+    return generated(DATA / f"logits_{rows // 1_000_000}M_{columns}.csv", write)
 
 
 def npy_of(csv_path, header):
