@@ -25,6 +25,8 @@ def partial_from_line(where: str, line: bytes) -> Partial:
         document = json.loads(line)
     except (ValueError, UnicodeDecodeError) as error:
         raise DataError(f"{where}: not JSON ({error}); combine reads what --format json writes, one document a line") from None
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested too deeply to be a partial") from None
     if isinstance(document, dict) and "partial" in document:
         document = document["partial"]
     elif isinstance(document, dict) and "loss" in document and "version" not in document:

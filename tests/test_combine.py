@@ -338,6 +338,58 @@ def test_cli_combine_refuses_mismatches_and_what_is_not_a_partial():
     assert future.status == 1 and "partial version 2" in future.stderr
 
 
+# A partial edited by hand (or written by something else) must never give a value: each of these
+# was once read as a number (or a traceback). (path in the partial, new value, words of the error)
+EDITS = [
+    ("mse", ("counts", "n"), -3, "count n -3"),
+    ("mse", ("counts", "n"), 0.5, "count n 0.5"),
+    ("mse", ("counts", "n"), "3", "count n '3'"),
+    ("mse", ("counts", "n"), True, "count n True"),
+    ("mse", ("counts", "n"), 1e400, "count n inf"),
+    ("mse", ("counts", "parts"), 0, "count parts 0"),
+    ("mse", ("counts", "extra"), 1, "unknown count 'extra'"),
+    ("mse", ("version",), True, "partial version True"),
+    ("mse", ("reduction",), "xyz", "reduction must be one of"),
+    ("mse", ("reduction",), "batchmean", "reduction must be one of"),
+    ("mse", ("options", "nan_policy"), "bogus", "nan policy must be one of"),
+    ("mse", ("options", "delta"), 5, "takes no parameter delta"),
+    ("mse", ("sums", "terms"), "1.25", "sum terms is not a list"),
+    ("mse", ("sums", "weights"), [1.0], "sums ['terms', 'weights']"),
+    ("mse", ("denominator",), "batch", "denominator 'batch'"),
+    ("mse", ("facts",), {"classes": 3, "target_kind": "index"}, "facts"),
+    ("mse", ("loss",), "nope", "no loss named 'nope'"),
+    ("mse", ("options",), None, "options is not an object"),
+    ("xent", ("sums", "weights"), [-5.0], "negative sum of weights"),
+    ("xent", ("options", "weight"), [1.0, 2.0], "weight has 2 entries but there are 3 classes"),
+    ("xent", ("options", "weight"), "abc", "weight"),
+    ("xent", ("facts", "classes"), -1, "classes -1"),
+    ("xent", ("facts", "classes"), "x", "classes 'x'"),
+    ("xent", ("facts", "target_kind"), "zzz", "target kind 'zzz'"),
+    ("xent", ("options", "label_smoothing"), 5, "label smoothing must be between 0 and 1"),
+    ("xent", ("options", "ignore_index"), "a", "ignore_index"),
+    ("xent", ("denominator",), "batch", "denominator 'batch'"),
+]
+
+
+@pytest.mark.parametrize("loss, path, value, words", EDITS, ids=[f"{e[0]}-{'.'.join(e[1])}={e[2]!r}" for e in EDITS])
+def test_a_hand_edited_partial_is_a_data_error_never_a_value(loss, path, value, words):
+    made = {"mse": ("mse", "1,2,3", "1.5,2,2"), "xent": ("xent", "1,2,0.5;0.1,-1,3", "1,2", "-w", "1,2,3")}[loss]
+    document = json.loads(run_cli(*made, "-f", "partial").stdout)
+    place = document
+    for key in path[:-1]:
+        place = place[key]
+    place[path[-1]] = value
+    done = run_cli("combine", stdin=(json.dumps(document) + "\n").encode())
+    assert (done.status, done.stdout) == (1, ""), done.stderr
+    assert done.stderr.startswith("losscli: error: <stdin>:1: ") and done.stderr.count("\n") == 1, done.stderr
+    assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_json_nested_past_the_parsers_depth_is_a_data_error():
+    done = run_cli("combine", stdin=("[" * 100_000 + "]" * 100_000 + "\n").encode())
+    assert done.status == 1 and done.stderr == "losscli: error: <stdin>:1: JSON nested too deeply to be a partial\n"
+
+
 def test_probability_targets_divide_by_the_combined_sample_count():
     rng = np.random.default_rng(12)
     logits, target = rng.normal(size=(900, 5)), rng.dirichlet(np.ones(5), size=900)

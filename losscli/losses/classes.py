@@ -282,6 +282,8 @@ class CrossEntropyAccumulator:
         by_class: bool = False,
     ):
         check_reduction(reduction)
+        if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+            raise UsageError(f"ignore_index must be a whole number, not {ignore_index!r}")
         if not (0.0 <= label_smoothing <= 1.0):
             raise UsageError(f"label smoothing must be between 0 and 1, not {label_smoothing:g}")
         self.reduction = reduction
@@ -473,23 +475,34 @@ class CrossEntropyAccumulator:
         >>> round(float(a.merge(b).value()), 12)  # as the class docstring's four rows in one
         0.509160709161
         """
-        from .partial import Partial, no_partial, _option_value
+        from .partial import Partial, no_partial
 
         no_partial(self.reduction)
         if self.n == 0:
             raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
-        options = {name: _option_value(value) for name, value in self._parameters().items()}
-        options["nan_policy"] = self.nan_count.policy
         index = self.kind == "index"
         return Partial(
-            loss=self.name, reduction=self.reduction, dtype=str(self.dtype), options=options,
-            denominator="weights" if index else "n",
-            denominator_is="N" if not index else ("Σ w[y]" if self.weight is not None else "n"),
-            facts={"target_kind": self.kind, "classes": self.classes},
+            **self.partial_form({"target_kind": self.kind, "classes": self.classes}),
             counts={"n": self.n, "rows": self.rows_seen, "valid": self.valid, "omitted": self.nan_count.omitted,
                     "nan": self.nan_count.kept, "parts": 1},
             sums={"terms": self._sum.pieces(), **({"weights": self._weight_sum.pieces()} if index else {})},
         )
+
+    def partial_form(self, facts: dict) -> dict:
+        """What this loss's partial is for targets of ``facts`` (kind and class count), whatever
+        the data: what a partial read back must equal."""
+        from .partial import _option_value
+
+        parameters = self._parameters()
+        if self.weight is None:  # before any data: the given weights, checked as the first block would
+            parameters["weight"] = _check_weight(self.weight_given, facts["classes"], self.dtype or np.dtype(np.float64))
+        options = {name: _option_value(value) for name, value in parameters.items()}
+        options["nan_policy"] = self.nan_count.policy
+        index = facts["target_kind"] == "index"
+        return dict(loss=self.name, reduction=self.reduction, dtype=str(self.dtype), options=options,
+                    denominator="weights" if index else "n",
+                    denominator_is="N" if not index else ("Σ w[y]" if parameters["weight"] is not None else "n"),
+                    facts=dict(facts))
 
     def merge(self, other: "CrossEntropyAccumulator"):
         """This accumulator's partial joined with ``other``'s (same loss and options), a ``Partial``."""

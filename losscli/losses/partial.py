@@ -138,27 +138,55 @@ class Partial:
 
     @staticmethod
     def from_dict(document, where: str = "partial") -> "Partial":
-        """A partial read back from ``to_dict``'s JSON; a ``DataError`` naming ``where`` if it is not one."""
+        """A partial read back from ``to_dict``'s JSON, checked against what its loss's own
+        partial is (options, denominator, facts, counts, sums): a hand-edited or foreign line is a
+        ``DataError`` naming ``where``, never a wrong value."""
+        from .families import family
+
+        def bad(why: str) -> DataError:
+            return DataError(f"{where}: not a valid losscli partial: {why}")
+
         if not isinstance(document, dict) or "version" not in document:
             raise DataError(f"{where}: not a losscli partial")
-        if document["version"] != PARTIAL_VERSION:
-            raise DataError(
-                f"{where}: partial version {document['version']!r}; this losscli reads version {PARTIAL_VERSION}"
-            )
+        version = document["version"]
+        if type(version) is not int or version != PARTIAL_VERSION:
+            raise DataError(f"{where}: partial version {version!r}; this losscli reads version {PARTIAL_VERSION}")
+        missing = [key for key in _KEYS if key not in document]
+        if missing:
+            raise bad("no " + ", ".join(missing))
+        for key in ("loss", "reduction", "dtype", "denominator", "denominator_is"):
+            if not isinstance(document[key], str):
+                raise bad(f"{key} {document[key]!r} is not a name")
+        for key in ("options", "facts", "counts", "sums"):
+            if not isinstance(document[key], dict):
+                raise bad(f"{key} is not an object")
+        options = {k: _json_option_in(v, where) for k, v in document["options"].items()}
+        facts = _facts_in(document["facts"], bad)
         try:
-            options = {k: _json_option_in(v, where) for k, v in document["options"].items()}
-            counts = {k: int(document["counts"][k]) for k in document["counts"]}
-            sums = {k: [_number_in(v, where) for v in pieces] for k, pieces in document["sums"].items()}
-            partial = Partial(
-                loss=str(document["loss"]), reduction=str(document["reduction"]), dtype=str(document["dtype"]),
-                options=options, denominator=str(document["denominator"]),
-                denominator_is=str(document["denominator_is"]), facts=dict(document.get("facts", {})),
-                counts=counts, sums=sums,
+            kind = family(document["loss"])
+            accumulator = kind.accumulator(
+                document["reduction"], nan_policy=options.get("nan_policy"), dtype=document["dtype"],
+                **{k: v for k, v in options.items() if k != "nan_policy"},
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise DataError(f"{where}: not a losscli partial ({type(error).__name__}: {error})") from None
-        if partial.dtype not in ("float32", "float64") or partial.denominator not in (*COUNTS, "weights"):
-            raise DataError(f"{where}: not a losscli partial (dtype {partial.dtype}, denominator {partial.denominator})")
+            form = accumulator.partial_form(facts) if facts else accumulator.partial_form()
+        except (UsageError, DataError, TypeError, ValueError) as error:
+            raise bad(str(error)) from None
+        if form["options"] != options:
+            differs = sorted(k for k in {*form["options"], *options} if form["options"].get(k, ...) != options.get(k, ...))
+            raise bad(f"option {differs[0]} {_shown(options.get(differs[0]))!s} is not what {document['loss']} writes")
+        for key in ("denominator", "denominator_is", "dtype"):
+            if form[key] != document[key]:
+                raise bad(f"{key} {document[key]!r}, where {document['loss']} {document['reduction']} has {form[key]!r}")
+        if form.get("facts", {}) != facts:
+            raise bad(f"facts {facts} do not belong to {document['loss']}")
+        counts = _counts_in(document["counts"], form["denominator"], bad)
+        sums = {k: _pieces_in(k, v, where, bad) for k, v in document["sums"].items()}
+        expected_sums = {"terms", "weights"} if form["denominator"] == "weights" else {"terms"}
+        if set(sums) != expected_sums:
+            raise bad(f"sums {sorted(sums)}, where {document['loss']} writes {sorted(expected_sums)}")
+        partial = Partial(**form, counts=counts, sums=sums)
+        if "weights" in sums and partial.total("weights") < 0:
+            raise bad("a negative sum of weights")
         return partial
 
     def result(self):
@@ -210,6 +238,42 @@ class Combined:
 
     def to_dict(self) -> dict:
         return {**self.facts, "parts": self.parts}
+
+
+_KEYS = ("loss", "reduction", "dtype", "options", "facts", "denominator", "denominator_is", "counts", "sums")
+
+
+def _facts_in(facts: dict, bad) -> dict:
+    """A class loss's facts (target kind, class count) as read; ``{}`` for the others."""
+    if not facts:
+        return {}
+    if set(facts) != {"target_kind", "classes"}:
+        raise bad(f"facts {sorted(facts)}, where a class loss writes target_kind and classes")
+    if facts["target_kind"] not in ("index", "probs"):
+        raise bad(f"target kind {facts['target_kind']!r}")
+    if type(facts["classes"]) is not int or facts["classes"] < 1:
+        raise bad(f"classes {facts['classes']!r} is not a count")
+    return dict(facts)
+
+
+def _counts_in(counts: dict, denominator: str, bad) -> dict:
+    """Counts as read: whole numbers ≥ 0 (parts ≥ 1) of known names, the denominator's among them."""
+    unknown = sorted(set(counts) - set(COUNTS))
+    if unknown:
+        raise bad(f"unknown count {unknown[0]!r}")
+    for name in ("n", "parts", *([denominator] if denominator != "weights" else [])):
+        if name not in counts:
+            raise bad(f"no count {name!r}")
+    for name, value in counts.items():
+        if type(value) is not int or value < (1 if name == "parts" else 0):
+            raise bad(f"count {name} {value!r} is not a whole number{' ≥ 1' if name == 'parts' else ' ≥ 0'}")
+    return dict(counts)
+
+
+def _pieces_in(name: str, pieces, where: str, bad) -> list[float]:
+    if not isinstance(pieces, list):
+        raise bad(f"sum {name} is not a list of numbers")
+    return [_number_in(v, where) for v in pieces]
 
 
 def _shown(value) -> str:

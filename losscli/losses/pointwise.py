@@ -439,22 +439,29 @@ class PointwiseAccumulator:
         >>> float(a.merge(b).value())  # (4 + 4 + 9) / 3
         5.666666666666667
         """
-        from .partial import Partial, no_partial, _option_value
+        from .partial import Partial, no_partial
 
         no_partial(self.reduction)
         if self.n == 0:
             raise DataError("every row holds nan (all omitted)" if self.nan_count.omitted else "no rows to compute on")
         self._check_vector_lengths()
-        options = {name: _option_value(value) for name, value in self.parameters.items()}
-        options["nan_policy"] = self.nan_count.policy
+        form = self.partial_form()
         return Partial(
-            loss=self.spec.name, reduction=self.reduction, dtype=str(self.dtype), options=options,
-            denominator="batch" if self.reduction == "batchmean" else "n",
-            denominator_is="N" if self.reduction == "batchmean" else "n",
-            counts={"n": self.n, "batch": self.batch, "rows": self.rows_seen, "omitted": self.nan_count.omitted,
-                    "nan": self.nan_count.kept, "parts": 1},
+            **form, counts={"n": self.n, "batch": self.batch, "rows": self.rows_seen, "omitted": self.nan_count.omitted,
+                            "nan": self.nan_count.kept, "parts": 1},
             sums={"terms": self._sum.pieces()},
         )
+
+    def partial_form(self, facts: dict | None = None) -> dict:
+        """What this loss's partial is, whatever the data: its name, reduction, dtype, options
+        (as JSON writes them) and denominator; what a partial read back must equal."""
+        from .partial import _option_value
+
+        options = {name: _option_value(value) for name, value in self.parameters.items()}
+        options["nan_policy"] = self.nan_count.policy
+        return dict(loss=self.spec.name, reduction=self.reduction, dtype=str(self.dtype), options=options,
+                    denominator="batch" if self.reduction == "batchmean" else "n",
+                    denominator_is="N" if self.reduction == "batchmean" else "n")
 
     def merge(self, other: "PointwiseAccumulator"):
         """This accumulator's partial joined with ``other``'s (same loss and options), a ``Partial``."""
