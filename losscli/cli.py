@@ -490,7 +490,7 @@ def add_pointwise_command(spec: losses.PointwiseLoss) -> None:
                                            **parameters)
             result = replace(result, notes=(*literal_notes, *result.notes))
             if histogram is not None:
-                histogram.observe(result.terms)
+                histogram.observe(result.scored_terms())
             result = with_histogram(result, histogram)
             emit(ctx, result, given["fmt"], digits=given["digits"], grad=grad, rows=rows, all_rows=all_rows, quiet=quiet,
                  explain=explain, show_metrics=show_metrics)
@@ -577,8 +577,8 @@ def stream(env: Environment, accumulator, blocks, progress, *, fmt, grad, digits
     try:
         for inputs in blocks:
             part = accumulator.add_block(*inputs)
-            if histogram is not None:  # every computed term, block by block (omitted rows are not in it)
-                histogram.observe(part.terms)
+            if histogram is not None:  # every scored term, block by block (omitted rows and ignored targets are not)
+                histogram.observe(part.scored_terms())
             progress.update(rows=accumulator.rows_seen)
             if writer is None and max_rows is None:
                 # --all keeps every row for the table: stop as soon as there are more than it can draw.
@@ -718,7 +718,7 @@ def run_class_loss(
         result = loss.whole(x, y, reduction=reduction.value, **options)
         result = with_notes(result, (*literal_notes, *shadowed_indices_note(class_names)))
         if histogram is not None:
-            histogram.observe(result.terms)
+            histogram.observe(result.scored_terms())
         result = with_histogram(result, histogram)
         emit(ctx, result, fmt, digits=digits, grad=grad, class_names=class_names, rows=rows, all_rows=all_rows, quiet=quiet,
              explain=explain, show_metrics=metrics)

@@ -264,6 +264,14 @@ class LossResult:
         """0-based places in the input of the rows the columns hold."""
         return self.row_numbers if self.row_numbers is not None else np.arange(self.rows)
 
+    def scored_terms(self) -> np.ndarray:
+        """The terms the reduction counts: an ignored target's row (its term is 0, and it has no
+        share of the mean) is not one of them."""
+        terms = np.ravel(self.terms)
+        if isinstance(self.details, ClassTargets) and self.details.target_kind == "index":
+            return terms[np.ravel(self.column("target").values) != self.parameters["ignore_index"]]
+        return terms
+
     def grad_rows(self) -> np.ndarray:
         """The gradient with one entry (a vector for xent) per row the columns hold."""
         grad = np.asarray(self.grad)

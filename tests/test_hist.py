@@ -70,6 +70,24 @@ def test_class_loss_histogram_counts_its_samples(cli):
     assert document["histogram"]["top"]["share"] == pytest.approx(terms.max() / terms.sum())
 
 
+def test_ignored_targets_are_not_terms_of_the_histogram(cli, write):
+    # An ignored target's row has no term (PyTorch gives it 0 and no share of the mean): counting
+    # it would put a spike at 0 and raise the top share.
+    logits = np.array([[1, 2, 0.5], [0.1, -1, 3], [0, 0, 0], [1, 1, 1], [2, 0, 1]])
+    target = np.array([1, -100, 2, -100, 0])
+    kept = target != -100
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    terms = (np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(5), np.where(kept, target, 0)])[kept]
+    inline = cli("xent", ";".join(",".join(map(str, r)) for r in logits), ",".join(map(str, target)), "--hist", "-f", "json")
+    path = write("x.csv", "a,b,c,label\n" + "".join(f"{a},{b},{c},{y}\n" for (a, b, c), y in zip(logits.tolist(), target)))
+    streamed = cli("xent", path, "--target", "label", "--hist", "-f", "json")
+    for run in (inline, streamed):
+        histogram = json.loads(run.stdout)["histogram"]
+        _check_counts(histogram, terms)
+        assert sum(histogram["counts"]) == 3
+        assert histogram["top"]["share"] == pytest.approx(terms.max() / terms.sum())
+
+
 def test_table_draws_the_histogram_under_the_table_and_the_top_share_line(cli):
     run = cli("mse", "0,0,0,0,0,0,0,0,0,10", "0,0,0,0,0,0,0,0,0,0", "--hist", "--format", "table")
     lines = run.stdout.splitlines()
