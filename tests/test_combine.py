@@ -368,6 +368,8 @@ EDITS = [
     ("xent", ("options", "label_smoothing"), 5, "label smoothing must be between 0 and 1"),
     ("xent", ("options", "ignore_index"), "a", "ignore_index"),
     ("xent", ("denominator",), "batch", "denominator 'batch'"),
+    ("xent", ("options", "weight"), "per element", "option weight"),
+    ("mse", ("options", "delta"), "per element", "option delta"),
 ]
 
 
@@ -383,6 +385,24 @@ def test_a_hand_edited_partial_is_a_data_error_never_a_value(loss, path, value, 
     assert (done.status, done.stdout) == (1, ""), done.stderr
     assert done.stderr.startswith("losscli: error: <stdin>:1: ") and done.stderr.count("\n") == 1, done.stderr
     assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bce_with_a_weight_per_row_combines_and_a_weight_per_column_must_match(tmp_path):
+    rng = np.random.default_rng(12)
+    p, t, w = rng.uniform(0.05, 0.95, 900), (rng.random(900) < 0.5).astype(float), rng.uniform(0.5, 2, 900)
+    for name, values in (("p", p), ("t", t), ("w", w)):
+        for i in range(3):
+            np.save(tmp_path / f"{name}{i}.npy", values[i * 300 : (i + 1) * 300])
+    parts = "".join(run_cli("bce", *(str(tmp_path / f"{n}{i}.npy") for n in "pt"), "--weight", str(tmp_path / f"w{i}.npy"),
+                            "-f", "partial").stdout for i in range(3))
+    assert json.loads(parts.splitlines()[0])["options"]["weight"] == "per element"  # the shard's rows, not an option
+    by_hand = math.fsum((-w * (t * np.log(p) + (1 - t) * np.log1p(-p))).tolist()) / 900
+    assert float(run_cli("combine", stdin=parts.encode()).stdout) == pytest.approx(by_hand, rel=1e-14)
+    # Over a matrix's columns the weight is an option, which every part must share.
+    first = run_cli("bce", "0.2,0.3;0.4,0.5", "1,0;0,1", "--weight", "1,2", "-f", "partial").stdout
+    other = run_cli("bce", "0.2,0.3;0.4,0.5", "1,0;0,1", "--weight", "1,3", "-f", "partial").stdout
+    refused = run_cli("combine", stdin=(first + other).encode())
+    assert refused.status == 2 and "--weight 1.0,3.0 but <stdin>:1 has 1.0,2.0" in refused.stderr
 
 
 def test_json_nested_past_the_parsers_depth_is_a_data_error():

@@ -23,6 +23,7 @@ from ..errors import DataError, UsageError
 from .base import exact_pieces
 
 PARTIAL_VERSION = 1
+PER_ELEMENT = "per element"  # a vector option holding one value per row: the shard's data, not shared
 COUNTS = ("n", "batch", "rows", "valid", "omitted", "nan", "parts")
 
 
@@ -162,15 +163,19 @@ class Partial:
                 raise bad(f"{key} is not an object")
         options = {k: _json_option_in(v, where) for k, v in document["options"].items()}
         facts = _facts_in(document["facts"], bad)
+        per_element = {k for k, v in options.items() if v == PER_ELEMENT}
         try:
             kind = family(document["loss"])
             accumulator = kind.accumulator(
                 document["reduction"], nan_policy=options.get("nan_policy"), dtype=document["dtype"],
-                **{k: v for k, v in options.items() if k != "nan_policy"},
+                **{k: v for k, v in options.items() if k != "nan_policy" and k not in per_element},
             )
             form = accumulator.partial_form(facts) if facts else accumulator.partial_form()
         except (UsageError, DataError, TypeError, ValueError) as error:
             raise bad(str(error)) from None
+        # Only a pointwise loss's vector option (bce's --weight) can have been one value per row.
+        vectors = {p.name for p in getattr(getattr(accumulator, "spec", None), "parameters", ()) if p.vector}
+        form["options"].update({k: PER_ELEMENT for k in per_element & vectors})
         if form["options"] != options:
             differs = sorted(k for k in {*form["options"], *options} if form["options"].get(k, ...) != options.get(k, ...))
             raise bad(f"option {differs[0]} {_shown(options.get(differs[0]))!s} is not what {document['loss']} writes")

@@ -455,9 +455,15 @@ class PointwiseAccumulator:
     def partial_form(self, facts: dict | None = None) -> dict:
         """What this loss's partial is, whatever the data: its name, reduction, dtype, options
         (as JSON writes them) and denominator; what a partial read back must equal."""
-        from .partial import _option_value
+        from .partial import PER_ELEMENT, _option_value
 
         options = {name: _option_value(value) for name, value in self.parameters.items()}
+        for parameter in self.spec.parameters:
+            value = self.parameters[parameter.name]
+            if parameter.vector and value is not None and value.size > 1 and self._flat_input:
+                # One value per row (bce's --weight of a column): each shard's own data, already in its
+                # terms, not an option every shard must share.
+                options[parameter.name] = PER_ELEMENT
         options["nan_policy"] = self.nan_count.policy
         return dict(loss=self.spec.name, reduction=self.reduction, dtype=str(self.dtype), options=options,
                     denominator="batch" if self.reduction == "batchmean" else "n",
