@@ -218,6 +218,8 @@ def check_metrics(show: bool, fmt: str, reduction: str, loss: str, declared) -> 
     for a loss without metrics and for per-row plain or csv output, where its lines would mix with the rows."""
     if show and (declared is None or declared.reason):
         raise UsageError(f"--metrics: {loss} has no metrics beside the loss: {declared.reason if declared else 'none declared'}")
+    if show and fmt == "partial":
+        raise UsageError("--metrics are not carried by a partial (losscli combine joins the loss alone): use --format json")
     if show and fmt in ("plain", "csv") and reduction == "none":
         raise UsageError(
             f"--metrics adds lines after the reduced value, but with --reduction none the {fmt} output is one line "
@@ -419,6 +421,8 @@ def check_by_class(command: str, takes_it: bool, by_class: bool, fmt: str, grad:
     if by_class and not takes_it:
         takers = [*(n for n, s in losses.POINTWISE_LOSSES.items() if s.by_class is not None), *CLASS_COMMANDS]
         raise UsageError(f"--by-class splits a class loss by class ({', '.join(sorted(takers))}); {command} has no classes")
+    if by_class and fmt == "partial":
+        raise UsageError("--by-class is not carried by a partial (losscli combine joins the loss alone): use --format json")
     if by_class and grad and fmt in ("plain", "csv"):
         raise UsageError(
             f"--by-class with {fmt} output writes the per-class table, which has no gradient; drop --grad or use -f json"

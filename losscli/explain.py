@@ -219,11 +219,12 @@ def _pointwise(result: LossResult, hand: HandTerms, n: _Numbers, show_grad: bool
         if case is not None:
             sides += [_at(_strip_condition(case.symbols), index), string.Formatter().vformat(case.numbers, (), row_values(i))]
         forward.append(Equation((*sides, n(term))))
-    for i in _sum_rows(result):
+    summed = _sum_rows(result)
+    for i in summed:
         symbols.append(f"ℓ_{{{_index(result, i)}}}")
         values.append(n.operand(np.ravel(result.terms)[i]) if values else n(np.ravel(result.terms)[i]))
-    if result.rows < result.n:  # a file: the table keeps its head and tail; the sum runs over all
-        symbols, values = symbols[:3] + ["…"] + symbols[-1:], values[:3] + ["…"] + values[-1:]
+    everyone = list(range(result.rows))
+    symbols, values = _with_gaps(result, summed, everyone, symbols), _with_gaps(result, summed, everyone, values)
     if result.reduction != "none":
         forward.append(_reduced(result, symbols, values, count, n))
     sections = [Section("Formula", tuple(formula)), Section("Forward pass", tuple(forward))]
@@ -237,6 +238,25 @@ def _sum_rows(result: LossResult) -> list[int]:
     if rows <= SUM_TERMS:
         return list(range(rows))
     return [0, 1, 2, rows - 1]
+
+
+def _with_gaps(result: LossResult, shown: list[int], summed: list[int], parts: list[str]) -> list[str]:
+    """``parts`` of the kept rows ``shown`` with ``…`` wherever terms of the sum go unwritten:
+    between rows not next to each other among the ``summed`` ones, where a file's head and tail
+    windows meet, and after the last row when the rest of a file was not kept."""
+    position = {row: k for k, row in enumerate(summed)}
+    partial_file = result.rows < result.n
+    head = result.head_rows if partial_file else None
+    out = []
+    for k, (row, part) in enumerate(zip(shown, parts)):
+        if k:
+            previous = shown[k - 1]
+            if position[row] != position[previous] + 1 or (head is not None and previous < head <= row):
+                out.append("…")
+        out.append(part)
+    if partial_file and (head is None or head >= result.rows):
+        out.append("…")
+    return out
 
 
 def _strip_condition(symbols: str) -> str:
@@ -472,18 +492,14 @@ def _class_reduced(result, terms, target, valid, w, index_targets, weighted, n) 
         if result.reduction == "sum":
             return Equation(("L", value), "every target is ignored: an empty sum")
         return Equation(("L", Frac("0", n(result.denominator)), value), "every target is ignored: a mean of nothing")
-    shown = counted if len(counted) <= SUM_TERMS else counted[:3] + [None] + counted[-1:]
-    symbols = ["…" if i is None else f"ℓ_{{{_index(result, i)}}}" for i in shown]
-    values = ["…" if i is None else n(terms[i]) for i in shown]
-    if result.rows < result.n and "…" not in symbols:
-        symbols, values = symbols[:-1] + ["…"] + symbols[-1:], values[:-1] + ["…"] + values[-1:]
+    shown = counted if len(counted) <= SUM_TERMS else counted[:3] + counted[-1:]
+    symbols = _with_gaps(result, shown, counted, [f"ℓ_{{{_index(result, i)}}}" for i in shown])
+    values = _with_gaps(result, shown, counted, [n(terms[i]) for i in shown])
     if result.reduction == "sum":
         return Equation(("L", " + ".join(symbols), " + ".join(values), value))
     if index_targets and weighted:
-        weights = ["…" if i is None else n(w[int(target[i])]) for i in shown]
-        if len(weights) < len(values):
-            weights = weights[:-1] + ["…"] + weights[-1:]
-        denominator_symbols = " + ".join("…" if s == "…" else f"w[y_{s[3:-1]}]" for s in symbols)
+        weights = _with_gaps(result, shown, counted, [n(w[int(target[i])]) for i in shown])
+        denominator_symbols = " + ".join("…" if s == "…" else f"w[y_{{{s[3:-1]}}}]" for s in symbols)
         return Equation(("L", Frac(" + ".join(symbols), denominator_symbols),
                          Frac(" + ".join(values), " + ".join(weights)), value))
     total = n(float(result.value) * float(result.denominator))

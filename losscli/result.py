@@ -104,7 +104,8 @@ class ClassLayout:
 
     def caption(self) -> str:
         shape = "(" + ", ".join(map(str, self.shape)) + ")"
-        return f"classes on axis {self.class_dim} of {shape}; {self.positions} positions flattened to rows"
+        positions = f"{self.positions} position{'s' if self.positions != 1 else ''}"
+        return f"classes on axis {self.class_dim} of {shape}; {positions} flattened to rows"
 
     def to_dict(self) -> dict:
         return {

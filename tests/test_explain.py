@@ -130,6 +130,14 @@ def _whole_results():
             logits, rng.dirichlet(np.ones(4), 3), reduction=reduction, label_smoothing=0.1)))
         cases.append((f"nll-{reduction}", losses.nll_loss(
             log_probabilities, labels, reduction=reduction, weight=np.array([1.0, 2, 3, 4]))))
+    # Past SUM_TERMS rows the written sums elide their middle: a step must never read as a sum of
+    # the few terms shown (once "(1 + 2 + 3 + 8) / 8 = 36/8").
+    long_x, long_y = rng.normal(size=9), rng.normal(size=9)
+    for reduction in ("mean", "sum"):
+        cases.append((f"mse-9-{reduction}", pointwise_loss(losses.POINTWISE_LOSSES["mse"], long_x, long_y, reduction=reduction)))
+        long_labels = np.array([0, -100, 2, 1, 3, -100, 0, 1, 2])
+        cases.append((f"xent-9-weighted-{reduction}", losses.cross_entropy(
+            rng.normal(size=(9, 4)), long_labels, reduction=reduction, weight=np.array([1.0, 2, 3, 4]))))
     cases.append(("softmax", losses.softmax(rng.normal(size=6))))
     cases.append(("softmax-dim0-T", losses.softmax(logits, dim=0, temperature=2.0)))
     cases.append(("log-softmax", losses.softmax(logits, log=True)))
@@ -223,6 +231,17 @@ def test_a_long_file_is_explained_by_its_first_and_last_rows(cli, write):
 
 # ---------------------------------------------------------------------------------------------
 # formats: explain is for people, markdown and latex are well formed
+
+
+def test_a_sum_over_a_files_head_and_tail_marks_the_rows_between(cli, write):
+    path = write("l40.csv", "".join(f"{i},{i + 1}\n" for i in range(1, 41)))
+    lines = _lines(cli("l1", path, "--no-header", "--rows", "4", "--explain"))
+    assert "  L = (ℓ₁ + ℓ₂ + … + ℓ₃₉ + ℓ₄₀) / n = (1 + 1 + … + 1 + 1) / 40 = 40/40 = 1" in lines
+    labels = write("x.csv", "a,b,label\n" + "".join(f"{i % 3},{i % 5},{i % 2 if i % 5 else -100}\n" for i in range(40)))
+    weighted = [l for l in _lines(cli("xent", labels, "--target", "label", "--rows", "4", "--weight", "1,2", "--explain"))
+                if l.startswith("  L = (ℓ")]
+    # row 1 holds an ignored target (-100 where i % 5 == 0: rows 1, 6, …, 36), so the sum starts at ℓ₂
+    assert weighted and weighted[0].startswith("  L = (ℓ₂ + … + ℓ₃₉ + ℓ₄₀) / (w[y₂] + … + w[y₃₉] + w[y₄₀])"), weighted
 
 
 def test_explain_with_a_machine_format_is_a_usage_error(cli):

@@ -212,6 +212,9 @@ class Partial:
                 "--nan-policy omit skips them"
             )
         mean = self.reduction != "sum"
+        if mean and self.denominator_value() == 0:
+            notes.append(f"the parts' denominator ({self.denominator_is}) is 0, as when every target is ignored: "
+                         "the mean is nan (0 / 0), as in PyTorch")
         return LossResult(
             loss=self.loss,
             reduction=self.reduction,
