@@ -149,17 +149,18 @@ class Roles:
     chosen: dict[str, list[int]] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)  # column -> why it is not data
     decided: bool = False  # losscli chose (names or skipping), not the command line or plain order
+    doubts: list[str] = field(default_factory=list)  # columns kept that may not belong, said in the note
 
     def one(self, role: str) -> int:
         return self.chosen[role][0]
 
     def note(self, shape: TableShape) -> str | None:
         """What was decided, in words, or None when the command line or plain order decided."""
-        if not self.decided:
+        if not self.decided and not self.doubts:
             return None
         used = "; ".join(f"{role} = {_list(shape, indices)}" for role, indices in self.chosen.items())
         skipped = ", ".join(f"{shape.label(i)} ({why})" for i, why in sorted(self.skipped.items()))
-        return used + (f"; skipped {skipped}" if skipped else "")
+        return used + (f"; skipped {skipped}" if skipped else "") + "".join(f"; {doubt}" for doubt in self.doubts)
 
 
 def _is_run(indices: Sequence[int]) -> bool:
@@ -398,6 +399,16 @@ def logit_roles(shape: TableShape, logits_spec: str | None, exclude: Sequence[in
         raise UsageError(f"{shape.describe()}: no numeric columns left for the logits; name them with --logits{hint}")
     roles.chosen["logits"] = free
     roles.decided = bool({i for i in roles.skipped if i not in exclude})
+    # Without a header a whole-number column among float logits may be an id or a fold: kept (it
+    # may be a logit), but said, since it changes every sample's loss.
+    unnamed_counts = [i for i in free if not shape.has_header and is_count_column(shape, i)]
+    if unnamed_counts and len(unnamed_counts) < len(free) and any(
+            any(written_as_float(v) for v in shape.column_text(i)) for i in free):
+        many = len(unnamed_counts) > 1
+        columns = ("columns " if many else "column ") + ", ".join(shape.label(i) for i in unnamed_counts)
+        roles.doubts.append(f"{columns} {'hold' if many else 'holds'} whole numbers among float logits and "
+                            f"{'are' if many else 'is'} read as {'logits' if many else 'a logit'} "
+                            "(an id? --logits names the logit columns)")
     return roles
 
 

@@ -1131,7 +1131,7 @@ class InputReport:
 
     def record(self, table: DelimitedTable, roles: columns.Roles) -> None:
         used = sum(len(indices) for indices in roles.chosen.values())
-        if table.has_header or used < len(table.columns):  # a choice was made: name it
+        if table.has_header or used < len(table.columns) or roles.doubts:  # a choice was made: name it
             for role, indices in roles.chosen.items():
                 names = [table.columns[i] if table.has_header else i + 1 for i in indices]
                 self.columns[role] = names if role == "logits" else names[0]

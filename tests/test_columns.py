@@ -125,6 +125,25 @@ RESOLVED = [
 ]
 
 
+def _headerless(*columns) -> str:
+    return "".join(",".join(repr(float(v)) if isinstance(v, (float, np.floating)) else str(v) for v in row) + "\n"
+                   for row in zip(*columns))
+
+
+IDS = np.arange(1000, 1000 + N)
+RESOLVED += [
+    # A shard cut from a table with an id column: nothing says it is an id, so it is a logit, and said.
+    ("headerless: whole numbers among float logits are read as logits, and said", ["xent", "--target", "5", "--no-header"],
+     _headerless(IDS, *LOGITS.T, LABELS), {"logits": [1, 2, 3, 4], "target": 5},
+     "column 1 holds whole numbers among float logits and is read as a logit (an id? --logits names the logit columns)",
+     xent(np.column_stack([IDS, LOGITS]), LABELS)),
+    ("headerless: --logits leaves the id out, silently", ["xent", "--target", "5", "--no-header", "--logits", "2-4"],
+     _headerless(IDS, *LOGITS.T, LABELS), {"logits": [2, 3, 4], "target": 5}, None, xent(LOGITS, LABELS)),
+    ("headerless: whole-number logits alone are no doubt", ["xent", "--target", "4", "--no-header"],
+     _headerless(*np.round(LOGITS).astype(int).T, LABELS), None, None, xent(np.round(LOGITS), LABELS)),
+]
+
+
 @pytest.mark.parametrize("case", RESOLVED, ids=[row[0] for row in RESOLVED])
 def test_column_roles(cli, write, case):
     _, argv, content, expected_columns, note, expected = case
