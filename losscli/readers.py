@@ -94,13 +94,42 @@ def source_for(argument: str) -> Source | None:
     if is_inline_numbers(argument):
         return None  # numbers are values, even where a file has that name (reach it as ./2)
     if os.path.exists(argument):
-        return Source(argument, argument)
+        return Source(argument, _readable_again(argument))
     looks_like_path = os.sep in argument or argument.lower().endswith(
         (".csv", ".tsv", ".txt", ".gz", ".dat", ".npy", ".npz", ".parquet", ".pq", ".arrow", ".feather", ".ipc")
     )
     if looks_like_path and not any(ch in argument for ch in ",; "):
         raise DataError(f"{printable(argument)}: no such file")
     return None
+
+
+_STREAM_COPIES: dict[str, object] = {}  # a named pipe's temporary copy, by the name given; deleted at exit
+
+
+def _readable_again(path: str) -> str:
+    """``path``, or for a named pipe (``mkfifo``, ``<(…)``) a temporary copy of what it holds.
+
+    A pipe can be read once, but a file is opened more than once (its first bytes tell a .npy
+    from text, then the table is read, and an error's line may be looked up again): each open of a
+    pipe would see only what the last left, or wait for a writer that is gone. Its name stays the
+    one in every message.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path  # the reader names the fault
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return path
+    if path not in _STREAM_COPIES:
+        from .binary_inputs import spool_to_file
+
+        try:
+            stream = open(path, "rb")
+        except OSError as error:
+            raise DataError(f"{printable(path)}: cannot read ({error.strerror or error})") from None
+        with stream:
+            _STREAM_COPIES[path] = spool_to_file(stream, prefix="losscli-pipe-")
+    return _STREAM_COPIES[path].name
 
 
 def parse_delimiter(text: str | None) -> str | None | bool:
