@@ -93,19 +93,41 @@ def _close() -> None:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+_unavailable = False  # a pool failed once in this process: the rest is done in the main process
+
+
 def submit(function, *args) -> Future | None:
     """``function(*args)`` on a worker process, or None (no workers here: run it yourself)."""
     workers = _count() if sys.platform.startswith("linux") else 0
-    if workers < 1:
+    if workers < 1 or _unavailable:
         return None
-    global _executor
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _shared(workers).submit(function, *args)
     except (OSError, RuntimeError, ValueError):  # cannot fork, no threads left, a broken pool
-        _executor = None
+        _give_up()
         return None
+
+
+def _give_up() -> None:
+    """No more workers in this process. A pool that half started (one fork done, the next refused
+    under a process limit) is stopped here: its started worker would wait for work for ever, and
+    the interpreter's exit for it."""
+    global _executor, _unavailable
+    broken, _executor, _unavailable = _executor, None, True
+    if broken is None:
+        return
+    for process in list((getattr(broken, "_processes", None) or {}).values()):  # the pool keeps no public list
+        try:
+            process.kill()
+            process.join(1)
+        except (OSError, ValueError, AssertionError):
+            pass
+    try:
+        broken.shutdown(wait=False, cancel_futures=True)
+    except Exception:  # noqa: BLE001 - a half-made pool may fail to shut down; its workers are gone
+        pass
 
 
 def result(future: Future | None):

@@ -133,3 +133,32 @@ def test_no_fork_means_the_main_process_parses_everything(cli, tmp_path, monkeyp
     done = cli("mse", str(path), "-r", "none")
     assert (done.status, done.stderr) == (0, "")
     assert np.array_equal(np.array(done.stdout.split(), dtype=float), (values[:, 0] - values[:, 1]) ** 2)
+
+
+@pytest.mark.parametrize("forks", [1, 2])
+def test_a_pool_that_half_starts_is_stopped_and_the_answer_comes(tmp_path, forks):
+    # Under a process limit the first worker forks and the next is refused: the started worker
+    # waited for work for ever and the exit for it (a hang after the answer); now one line, exit 0.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    values = _pairs(300_000)
+    path = tmp_path / "pairs.csv"
+    np.savetxt(path, values, fmt="%.17g", delimiter=",")
+    code = (
+        "import os, sys\n"
+        "real, calls = os.fork, [0]\n"
+        "def fork():\n"
+        "    calls[0] += 1\n"
+        f"    if calls[0] > {forks}:\n"
+        "        raise OSError(11, 'Resource temporarily unavailable')\n"
+        "    return real()\n"
+        "os.fork = fork\n"
+        "from losscli.__main__ import run\n"
+        f"sys.argv = ['losscli', 'mse', {str(path)!r}]\n"
+        "run()\n"
+    )
+    env = {**os.environ, "LOSSCLI_READER": "numpy", "LOSSCLI_WORKERS": "2"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert float(done.stdout) == pytest.approx(np.mean((values[:, 0] - values[:, 1]) ** 2), rel=1e-12)
+
