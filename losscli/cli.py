@@ -1060,4 +1060,10 @@ def run() -> None:
         os._exit(status)
     _settle(sys.stdout, 1)
     _settle(sys.stderr, 2)
+    # The answer is out. The worker processes are stopped while a Ctrl-C is still reported in one
+    # line; after that none may reach the interpreter's exit hooks, which would print a traceback.
+    workers = sys.modules.get(f"{__package__}.parse_worker")
+    if workers is not None:
+        workers.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(status)

@@ -82,11 +82,12 @@ def _shared(workers: int):
             _executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet)
         import atexit
 
-        atexit.register(_close)  # before the interpreter tears modules down under the pool's callbacks
+        atexit.register(close)  # before the interpreter tears modules down under the pool's callbacks
     return _executor
 
 
-def _close() -> None:
+def close() -> None:
+    """Stop the worker processes, waiting for them (a no-op where none started)."""
     global _executor
     executor, _executor = _executor, None
     if executor is not None:
