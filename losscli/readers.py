@@ -968,7 +968,8 @@ class DelimitedTable:
             if len(fields) != len(self.columns):
                 expected = "the header has" if self.has_header else "the first row has"
                 raise DataError(
-                    f"{self.source.name}:{number}: {len(fields)} fields, but {expected} {len(self.columns)}"
+                    f"{self.source.name}:{number}: {len(fields)} field{'s' if len(fields) != 1 else ''}, "
+                    f"but {expected} {len(self.columns)}"
                 )
             yield number, fields
 

@@ -177,7 +177,7 @@ def test_softmax_of_a_file_is_one_row_per_sample(cli, write):
     [
         ("y_hat,y\n1,2\n3,x\n", 1, ':3: column "y": \'x\' is not a number'),
         ("y_hat,y\n1,2\n12,5,3\n", 1, ":3: 3 fields, but the header has 2"),
-        ("1,2\n3\n", 1, ":2: 1 fields, but the first row has 2"),
+        ("1,2\n3\n", 1, ":2: 1 field, but the first row has 2"),
         ("", 1, ": no data (the input is empty)"),
         ("\n\n# nothing\n", 1, ": no data (the input is empty)"),
         ("y_hat,y\n", 1, ": no data rows, only a header"),
