@@ -405,6 +405,19 @@ def test_bce_with_a_weight_per_row_combines_and_a_weight_per_column_must_match(t
     assert refused.status == 2 and "--weight 1.0,3.0 but <stdin>:1 has 1.0,2.0" in refused.stderr
 
 
+def test_what_a_partial_does_not_carry_is_refused_not_dropped():
+    for extra in (["--metrics"], ["--by-class"]):
+        done = run_cli("xent", "1,2;3,4", "1,0", "-f", "partial", *extra)
+        assert done.status == 2 and "not carried by a partial" in done.stderr and done.stdout == ""
+
+
+def test_combining_parts_whose_targets_are_all_ignored_warns_of_the_nan():
+    part = run_cli("xent", "1,2;3,4", "1,1", "--ignore-index", "1", "-f", "partial", "-q").stdout
+    done = run_cli("combine", stdin=(part + part).encode())
+    assert (done.status, done.stdout) == (0, "nan\n")  # PyTorch's mean over no targets: 0/0
+    assert "the parts' denominator (n) is 0" in done.stderr
+
+
 def test_json_nested_past_the_parsers_depth_is_a_data_error():
     done = run_cli("combine", stdin=("[" * 100_000 + "]" * 100_000 + "\n").encode())
     assert done.status == 1 and done.stderr == "losscli: error: <stdin>:1: JSON nested too deeply to be a partial\n"
