@@ -134,10 +134,17 @@ def _softmax_derivation(result: LossResult, digits: int) -> str:
     return f"{power(first[0])} / ({denominator}) = {rounded(value, digits)}"
 
 
+VECTOR_CELL_VALUES = 12  # a longer vector (a vocabulary's logits) shows its ends; csv and json hold every value
+
+
 def _cell(values: np.ndarray, i: int, digits: int, labels: list[str] | None = None) -> str:
     cell = values[i]
     if np.ndim(cell):
-        return "[" + ", ".join(rounded(v, digits) for v in cell) + "]"
+        flat = np.ravel(cell)
+        if flat.size > VECTOR_CELL_VALUES:
+            head = ", ".join(rounded(v, digits) for v in flat[: VECTOR_CELL_VALUES - 2])
+            return f"[{head}, …, {rounded(flat[-1], digits)}] ({flat.size} values)"
+        return "[" + ", ".join(rounded(v, digits) for v in flat) + "]"
     if labels is not None and values.dtype.kind in "iu" and 0 <= cell < len(labels):
         return f"{cell} {printable(labels[cell])}"
     if values.dtype.kind in "iu":
@@ -435,10 +442,11 @@ def by_class_view(result: LossResult, digits: int, class_names) -> tuple[str, Gr
     """``--by-class`` for people: the heading, the per-class grid, the lines after it (what accuracy
     means, the suggested option). The table, Markdown and LaTeX show the same."""
     by_class = result.by_class
+    shown, shown_note = _shown_classes(by_class.rows)
     shares = any(row.weight_share is not None for row in by_class.rows)
     headers = ["class", "count", "mean loss", "loss share", *(["w[y] share"] if shares else []), "accuracy"]
     body = []
-    for row in by_class.rows:
+    for row in shown:
         name = f"{row.index} {printable(class_names[row.index])}" if class_names and row.index < len(class_names) else str(row.index)
         cells = [name, str(row.count), rounded(row.mean_loss, digits), rounded(row.loss_share, digits)]
         cells += [rounded(row.weight_share, digits)] if shares else []
@@ -449,7 +457,7 @@ def by_class_view(result: LossResult, digits: int, class_names) -> tuple[str, Gr
     after = [
         "accuracy: the fraction of the class's samples predicted as it (its recall); mean loss: Σ terms / count, "
         "each term as reduction none gives it"
-    ]
+    ] + ([shown_note] if shown_note else [])
     suggestion = by_class.suggestion
     option = suggestion.option(lambda v: rounded(v, digits))
     where = f" with `losscli {suggestion.command}`" if suggestion.command != result.loss else ""
@@ -458,6 +466,27 @@ def by_class_view(result: LossResult, digits: int, class_names) -> tuple[str, Gr
     else:
         after.append(f"suggested: {option}{where} ({suggestion.rule})")
     return heading, Grid(headers=headers, index_columns=1, body=body, footer=None), after
+
+
+SHOWN_CLASSES = 30  # more classes than this (a vocabulary) are not all drawn for people
+
+
+def _shown_classes(rows) -> tuple[list, str | None]:
+    """The classes a person is shown, and what was left out: every class when there are few;
+    else those with samples, or the SHOWN_CLASSES with the largest loss share (a language model's
+    200,000 classes took minutes to draw)."""
+    if len(rows) <= SHOWN_CLASSES:
+        return list(rows), None
+    seen = [row for row in rows if row.count]
+    if len(seen) <= SHOWN_CLASSES:
+        kept, which = seen, "those with samples"
+    else:
+        def share(row) -> float:
+            return row.loss_share if row.loss_share == row.loss_share else -math.inf
+
+        kept = sorted(sorted(seen, key=share, reverse=True)[:SHOWN_CLASSES], key=lambda row: row.index)
+        which = f"the {SHOWN_CLASSES} with the largest loss share"
+    return kept, f"shown: {len(kept)} of {len(rows)} classes, {which}; --format json or csv lists every class"
 
 
 def _by_class_section(result: LossResult, console, say, glyphs, digits: int, class_names, unicode: bool) -> None:

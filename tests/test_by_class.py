@@ -418,3 +418,26 @@ def test_by_class_in_markdown_or_latex_is_the_tables_section(cli, fmt):
     for cells in rows:
         line = separator.join(escape(c) for c in cells)
         assert line in run.stdout, line
+
+
+def test_a_vocabulary_of_classes_shows_those_with_samples_and_says_so(cli):
+    # 200,000 classes took minutes to draw; people see the classes that occur (JSON has them all).
+    rng = np.random.default_rng(30)
+    logits, labels = rng.normal(size=(4, 40)), np.array([3, 17, 17, 39])
+    args = (";".join(",".join(map(repr, row)) for row in logits.tolist()), ",".join(map(str, labels)), "--by-class")
+    table = cli("xent", *args, "-f", "table").stdout
+    assert "shown: 3 of 40 classes, those with samples; --format json or csv lists every class" in table
+    drawn = {int(line.split("│")[1]) for line in table.splitlines()[table.splitlines().index(
+        next(l for l in table.splitlines() if l.startswith("by class"))):] if line.startswith("│")}
+    assert drawn == {3, 17, 39}
+    assert len(json.loads(cli("xent", *args, "-f", "json").stdout)["by_class"]) == 40
+    # a row's 40 logits are its first ten, …, its last (the cell wraps: its column, line by line)
+    lines = [line.split("│") for line in table.splitlines() if line.startswith("│")]
+    start = next(k for k, cells in enumerate(lines) if cells[1].strip() == "1")
+    cell = lines[start][2]
+    for cells in lines[start + 1:]:
+        if cells[1].strip():
+            break
+        cell += cells[2]
+    assert cell.replace(" ", "") == f"[{','.join(f'{v:.4g}' for v in logits[0, :10])},…,{logits[0, -1]:.4g}](40values)"
+
