@@ -313,8 +313,9 @@ def _json_tail(result: LossResult, class_names: list[str] | None = None) -> dict
         document["floor"] = result.floor.to_dict()
     if result.histogram is not None:
         document["histogram"] = result.histogram.to_dict()
-    if result.partial is not None:
-        document["partial"] = result.partial.to_dict()
+    partial = result.partial
+    if partial is not None:
+        document["partial"] = partial.to_dict()
     return document
 
 
@@ -337,14 +338,15 @@ def write_json(result: LossResult, out: TextIO, *, show_grad: bool = False, clas
 
 def write_partial(result: LossResult, out: TextIO) -> None:
     """The partial alone, one JSON line: what ``losscli combine`` joins with other shards'."""
-    if result.partial is None:
+    partial = result.partial
+    if partial is None:
         raise UsageError(
             f"{result.loss} with reduction {result.reduction} has no partial (--reduction none keeps every term, and "
             "softmax has no reduction): use mean or sum"
         )
     # One write of the whole line: shards run side by side (xargs -P) share one pipe, and a line
     # under PIPE_BUF (4 KiB) written at once is never interleaved with another's, even unbuffered.
-    out.write(json.dumps(result.partial.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
+    out.write(json.dumps(partial.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
 
 
 BY_CLASS_HEADER = ["class", "count", "mean_loss", "loss_share", "weight_share", "accuracy"]

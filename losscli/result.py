@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -232,8 +232,9 @@ class LossResult:
     floor: "Floor | None" = None
     # The terms' histogram, with --hist (None otherwise).
     histogram: TermsHistogram | None = None
-    # What this reduction leaves to join with other shards' (losses.partial.Partial; None for none).
-    partial: Any = None
+    # What this reduction leaves to join with other shards (losses.partial.Partial), made when read:
+    # only json and partial output read it, so other runs neither import nor build it. None for none.
+    partial_of: Callable[[], Any] | None = None
     # K-dimensional class inputs: the class axis and the positions flattened to rows (None otherwise).
     layout: ClassLayout | None = None
 
@@ -264,6 +265,11 @@ class LossResult:
     def positions(self) -> np.ndarray:
         """0-based places in the input of the rows the columns hold."""
         return self.row_numbers if self.row_numbers is not None else np.arange(self.rows)
+
+    @property
+    def partial(self):
+        """The partial of this reduction (``losses.partial.Partial``), or None (reduction none)."""
+        return None if self.partial_of is None else self.partial_of()
 
     def scored_terms(self) -> np.ndarray:
         """The terms the reduction counts: an ignored target's row (its term is 0, and it has no

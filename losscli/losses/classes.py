@@ -558,7 +558,7 @@ class CrossEntropyAccumulator:
             metrics=None if self.metric_tracker is None else self.metric_tracker.result(),
             by_class=by_class,
             floor=floor,
-            partial=None if self.reduction == "none" else self.partial(),
+            partial_of=None if self.reduction == "none" else self.partial,
         )
 
 

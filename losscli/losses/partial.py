@@ -233,7 +233,7 @@ class Partial:
             details=Combined(self.facts, self.counts.get("parts", 1)),
             omitted=self.counts.get("omitted") if self.options.get("nan_policy") == "omit" else None,
             rows_in=0,  # the table shows no rows, and none are hidden: the parts' rows are not here
-            partial=self,
+            partial_of=lambda: self,
         )
 
 

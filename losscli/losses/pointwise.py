@@ -499,7 +499,7 @@ class PointwiseAccumulator:
         omitted = OmittedRows.join(self._omitted) if self._omitted is not None else None
         result = self._as_result(kept, value, grad, notes, omitted=omitted)
         if self.reduction != "none":  # what shards of the input join (losscli combine)
-            result = replace(result, partial=self.partial())
+            result = replace(result, partial_of=self.partial)
         if self.view is None:
             return result
         notes += self.view.notes()
