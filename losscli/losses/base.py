@@ -331,7 +331,6 @@ class ChunkedSum:
     def __init__(self) -> None:
         self._chunk_sums: list[float] = []
         self._carry = np.empty(0)
-        self._merged: list[float] = []  # the exact pieces of sums merged in (merge_pieces)
 
     def add(self, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=np.float64).ravel()
@@ -349,20 +348,12 @@ class ChunkedSum:
 
     def total(self) -> float:
         with np.errstate(all="ignore"):
-            return _accurate_sum(self._chunk_sums + [float(self._carry.sum())] + self._merged)
-
-
-    # What a partial result carries (losses.partial): the sum as exact pieces, and the pieces of
-    # other accumulators folded in.
+            return _accurate_sum(self._chunk_sums + [float(self._carry.sum())])
 
     def pieces(self) -> list[float]:
         """The sum so far as a few floats whose exact sum is the exact sum of the chunk sums."""
         with np.errstate(all="ignore"):
-            return exact_pieces(self._chunk_sums + [float(self._carry.sum())] + self._merged)
-
-    def merge_pieces(self, pieces: list[float]) -> None:
-        """Fold in another sum's ``pieces``: ``total`` is then the correctly rounded sum of both."""
-        self._merged = exact_pieces(self._merged + list(pieces))
+            return exact_pieces(self._chunk_sums + [float(self._carry.sum())])
 
 
 def exact_pieces(values: list[float]) -> list[float]:
