@@ -99,13 +99,13 @@ _unavailable = False  # a pool failed once in this process: the rest is done in 
 
 def submit(function, *args) -> Future | None:
     """``function(*args)`` on a worker process, or None (no workers here: run it yourself)."""
-    workers = _count() if sys.platform.startswith("linux") else 0
-    if workers < 1 or _unavailable:
+    count = workers()
+    if count < 1 or _unavailable:
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _shared(workers).submit(function, *args)
+            return _shared(count).submit(function, *args)
     except (OSError, RuntimeError, ValueError):  # cannot fork, no threads left, a broken pool
         _give_up()
         return None

@@ -765,7 +765,7 @@ class DelimitedTable:
         blocks ahead; each block is then finished here, in order, exactly as above."""
         from collections import deque
 
-        from .parse_worker import WORKERS, Pool
+        from .parse_worker import Pool, workers
 
         data = self._first_text.encode("utf-8") if self._first_text is not None else self._read_chunk()
         self._first_text = None
@@ -784,12 +784,13 @@ class DelimitedTable:
             return Block(values, first_line) if values.shape[0] else None
 
         pool = Pool()
+        ahead = workers()  # blocks in flight: one per worker (none where none run)
         while data is not None:
             eligible = len(data) <= LONG_TEXT and b"\0" not in data
             options = self._loadtxt_options(b'"' in data, usecols)
             future = pool.submit(data, options, LONG_EXPONENT_TAILS_BYTES) if eligible else None
             pending.append((data, future))
-            if len(pending) > WORKERS:
+            if len(pending) > ahead:
                 block = finished(pool)
                 if block is not None:
                     yield block
