@@ -209,14 +209,20 @@ def _drop_pages(array: np.ndarray, start: int, stop: int) -> None:
             pass  # only a hint
 
 
-def _npy_stream_header(stream: BinaryIO, where: str, flatten: bool = False) -> tuple[tuple[int, ...], bool, np.dtype]:
+def npy_header(stream: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) from a .npy header at the stream's position, read by numpy's
+    own format module; ``ValueError`` if it is not one (``EOFError`` if it is cut short)."""
     fmt = np.lib.format
+    version = fmt.read_magic(stream)
+    reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+    if reader is None:
+        raise ValueError(f"version {version}")
+    return reader(stream)
+
+
+def _npy_stream_header(stream: BinaryIO, where: str, flatten: bool = False) -> tuple[tuple[int, ...], bool, np.dtype]:
     try:
-        version = fmt.read_magic(stream)
-        reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
-        if reader is None:
-            raise ValueError(f"version {version}")
-        shape, fortran, dtype = reader(stream)
+        shape, fortran, dtype = npy_header(stream)
     except ValueError as error:
         raise DataError(f"{where}: not a readable .npy array ({error})") from None
     _check_array(where, shape, dtype, where, flatten)

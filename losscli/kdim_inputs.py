@@ -104,13 +104,9 @@ class Array:
 def _npy_header_shape(path: str) -> tuple[tuple[int, ...], np.dtype] | None:
     try:
         with open(path, "rb") as file:
-            version = np.lib.format.read_magic(file)
-            reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if reader is None:
-                return None
-            shape, _, dtype = reader(file)
+            shape, _, dtype = binary_inputs.npy_header(file)
             return shape, dtype
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):
         return None  # the table reader opens it again and names the fault
 
 
@@ -122,11 +118,11 @@ def _npz_shapes(path: str) -> dict[str, tuple[int, ...]]:
             for info in archive.infolist():
                 if info.filename.endswith(".npy"):
                     with archive.open(info) as stream:
-                        version = np.lib.format.read_magic(stream)
-                        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                        if reader is not None:
-                            shapes[info.filename[: -len(".npy")]] = reader(stream)[0]
-    except (OSError, ValueError, zipfile.BadZipFile):
+                        try:
+                            shapes[info.filename[: -len(".npy")]] = binary_inputs.npy_header(stream)[0]
+                        except ValueError:
+                            pass  # not an array of a version numpy writes: left to the table reader
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return {}
     return shapes
 
@@ -309,11 +305,8 @@ def _spooled_stdin(stdin):
     import io
 
     try:
-        header = io.BytesIO(head)
-        version = np.lib.format.read_magic(header)
-        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
-        ndim = len(reader(header)[0])
-    except (ValueError, KeyError, EOFError):
+        ndim = len(binary_inputs.npy_header(io.BytesIO(head))[0])
+    except (ValueError, EOFError):
         return None
     if ndim < 3:
         return None
