@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import UsageError
-from .losses.partial import Partial, new_accumulator, no_partial
+from .losses.partial import Partial, combine, new_accumulator, no_partial
 
 
 def _block_partial(name: str, reduction: str, options: dict, arrays: tuple) -> Partial | None:
@@ -38,12 +38,7 @@ def _block_partial(name: str, reduction: str, options: dict, arrays: tuple) -> P
 
 def _merged(*parts: Partial | None) -> Partial | None:
     present = [part for part in parts if part is not None]
-    if not present:
-        return None
-    merged = present[0]
-    for part in present[1:]:
-        merged = merged.merge(part)
-    return merged
+    return combine(present) if present else None
 
 
 def _frame_columns(frame, columns: Sequence) -> tuple:
