@@ -22,17 +22,13 @@ import numpy as np
 from . import binary_inputs
 from .errors import DataError, UsageError
 from .inputs import printable, quoted
-from .result import ClassLayout
+from .result import ClassLayout, shape_text
 
 BLOCK_VALUES = binary_inputs.BLOCK_VALUES  # logits read per block (1 MB as float64)
 
 
 def _without(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
     return shape[:axis] + shape[axis + 1 :]
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")"
 
 
 CLASS_DIM_CHOICES = "--class-dim 1 (PyTorch's (N, C, d1, …)) or --class-dim -1 (classes last, (B, T, V))"
@@ -50,31 +46,31 @@ def class_axis(logits_shape: tuple[int, ...], target_shape: tuple[int, ...], cla
     probabilities = tuple(target_shape) == tuple(logits_shape)
     if class_dim is not None:
         if not -ndim <= class_dim < ndim or class_dim % ndim not in (1, last):
-            raise UsageError(f"--class-dim {class_dim}: the logits {_shape_text(logits_shape)} have their classes on axis 1 or the last (-1); say {CLASS_DIM_CHOICES}")
+            raise UsageError(f"--class-dim {class_dim}: the logits {shape_text(logits_shape)} have their classes on axis 1 or the last (-1); say {CLASS_DIM_CHOICES}")
         axis = class_dim % ndim
         wanted = _without(logits_shape, axis)
         if not probabilities and tuple(target_shape) != wanted:
             raise DataError(
-                f"target has shape {_shape_text(target_shape)}, but logits {_shape_text(logits_shape)} with the classes on axis {axis} "
-                f"take class indices of shape {_shape_text(wanted)} or probabilities of shape {_shape_text(logits_shape)}"
+                f"target has shape {shape_text(target_shape)}, but logits {shape_text(logits_shape)} with the classes on axis {axis} "
+                f"take class indices of shape {shape_text(wanted)} or probabilities of shape {shape_text(logits_shape)}"
             )
         return ClassLayout(tuple(logits_shape), axis, "--class-dim", probabilities)
     if probabilities:
         raise UsageError(
-            f"target has the logits' shape {_shape_text(logits_shape)} (probabilities), so the shapes cannot say which axis holds "
+            f"target has the logits' shape {shape_text(logits_shape)} (probabilities), so the shapes cannot say which axis holds "
             f"the classes: say {CLASS_DIM_CHOICES}"
         )
     fits = [axis for axis in (1, last) if tuple(target_shape) == _without(logits_shape, axis)]
     if len(fits) == 2:
         raise UsageError(
-            f"target shape {_shape_text(target_shape)} fits logits {_shape_text(logits_shape)} with the classes on axis 1 "
+            f"target shape {shape_text(target_shape)} fits logits {shape_text(logits_shape)} with the classes on axis 1 "
             f"(C = {logits_shape[1]}) and on the last axis (C = {logits_shape[-1]}): say which with {CLASS_DIM_CHOICES}"
         )
     if not fits:
         raise DataError(
-            f"target has shape {_shape_text(target_shape)}; logits {_shape_text(logits_shape)} take class indices of shape "
-            f"{_shape_text(_without(logits_shape, 1))} (classes on axis 1, PyTorch's (N, C, d1, …)) or "
-            f"{_shape_text(_without(logits_shape, last))} (classes last, (B, T, V)), or probabilities of shape {_shape_text(logits_shape)}"
+            f"target has shape {shape_text(target_shape)}; logits {shape_text(logits_shape)} take class indices of shape "
+            f"{shape_text(_without(logits_shape, 1))} (classes on axis 1, PyTorch's (N, C, d1, …)) or "
+            f"{shape_text(_without(logits_shape, last))} (classes last, (B, T, V)), or probabilities of shape {shape_text(logits_shape)}"
         )
     return ClassLayout(tuple(logits_shape), fits[0], "shapes", False)
 
@@ -138,7 +134,7 @@ def _checked(name: str, values: np.ndarray) -> np.ndarray:
     if values.dtype.kind not in "biuf":
         raise DataError(f"{printable(name)}: holds {values.dtype} values; class losses read numbers")
     if values.size == 0:
-        raise DataError(f"{printable(name)}: the array is empty (shape {_shape_text(values.shape)})")
+        raise DataError(f"{printable(name)}: the array is empty (shape {shape_text(values.shape)})")
     return values
 
 
@@ -181,7 +177,7 @@ class KdimInputs:
     def position_of(self, row: int) -> str:
         """Row ``row`` (1-based) as its place in the target array: ``(1, 3)``."""
         index = np.unravel_index(row - 1, self.layout.positions_shape)
-        return _shape_text(tuple(int(i) for i in index))
+        return shape_text(tuple(int(i) for i in index))
 
 
 def position_blocks(logits: Array, target: Array, layout: ClassLayout) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -272,7 +268,7 @@ def open_inputs(
 
     if len(arguments) == 1:
         if kind != "npz":
-            raise UsageError(f"{printable(name)} holds the logits {_shape_text(logits.shape)}; give the targets too (a .npy, an .npz, or inline values)")
+            raise UsageError(f"{printable(name)} holds the logits {shape_text(logits.shape)}; give the targets too (a .npy, an .npz, or inline values)")
         target = _target_member(path, name, members, target_spec, logits.shape, columns)
     else:
         target = _target_argument(arguments[1], sources[1], target_spec, parse_target)
@@ -282,7 +278,7 @@ def open_inputs(
         decided.append(", ".join(f"{role} = {quoted(member)}" for role, member in columns.items()))
     if layout.decided_by == "shapes":
         decided.append(
-            f"{layout.caption()} (the target shape {_shape_text(target.shape)} is the logits' without "
+            f"{layout.caption()} (the target shape {shape_text(target.shape)} is the logits' without "
             f"axis {layout.class_dim}; --class-dim sets it)"
         )
     note = f"{printable(name)}: " + "; ".join(decided) if decided else None
@@ -320,8 +316,8 @@ def _target_member(path: str, name: str, members: dict, target_spec: str | None,
         return _load_member(path, name, target_spec)
     fitting = [m for m, shape in members.items() if len(shape) == len(logits_shape) - 1 or tuple(shape) == tuple(logits_shape)]
     if len(fitting) != 1:
-        found = ", ".join(f"{printable(m)} {_shape_text(tuple(s))}" for m, s in members.items()) or "none"
-        raise UsageError(f"{printable(name)}: which member holds the targets of the logits {_shape_text(tuple(logits_shape))}? (other members: {found}); say which with --target")
+        found = ", ".join(f"{printable(m)} {shape_text(tuple(s))}" for m, s in members.items()) or "none"
+        raise UsageError(f"{printable(name)}: which member holds the targets of the logits {shape_text(tuple(logits_shape))}? (other members: {found}); say which with --target")
     if columns is not None:
         columns["target"] = fitting[0]
     return _load_member(path, name, fitting[0])

@@ -81,6 +81,11 @@ class ClassTargets:
         return {"target_kind": self.target_kind, "classes": self.classes}
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """An array's shape as messages write it: ``(2, 3, 5)``."""
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
 @dataclass(frozen=True)
 class ClassLayout:
     """Where the classes of K-dimensional logits are, and how their positions became rows.
@@ -103,7 +108,7 @@ class ClassLayout:
         return math.prod(self.positions_shape)
 
     def caption(self) -> str:
-        shape = "(" + ", ".join(map(str, self.shape)) + ")"
+        shape = shape_text(self.shape)
         positions = f"{self.positions} position{'s' if self.positions != 1 else ''}"
         return f"classes on axis {self.class_dim} of {shape}; {positions} flattened to rows"
 
