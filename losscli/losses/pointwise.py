@@ -339,11 +339,17 @@ class PointwiseAccumulator:
                         "a one-column input's last dimension is its length: give 1 value or one per element"
                     )
 
+    def _per_element_parameters(self) -> list:
+        """The vector parameters holding one value per element: given with more than one value to a
+        one-column (1-D) input."""
+        return [parameter for parameter in self.spec.parameters if parameter.vector and self._flat_input
+                and self.parameters[parameter.name] is not None and self.parameters[parameter.name].size > 1]
+
     def _check_vector_lengths(self) -> None:
         """The end of a 1-D input: a vector parameter must have held exactly one value per element."""
-        for parameter in self.spec.parameters:
+        for parameter in self._per_element_parameters():
             value = self.parameters[parameter.name]
-            if parameter.vector and value is not None and value.size > 1 and self._flat_input and self.rows_seen < value.size:
+            if self.rows_seen < value.size:
                 raise UsageError(
                     f"{parameter.flag} has {value.size} values but the input has {self.rows_seen}; "
                     "a one-column input's last dimension is its length: give 1 value or one per element"
@@ -457,13 +463,11 @@ class PointwiseAccumulator:
         (as JSON writes them) and denominator; what a partial read back must equal."""
         from .partial import PER_ELEMENT, _option_value
 
-        options = {name: _option_value(value) for name, value in self.parameters.items()}
-        for parameter in self.spec.parameters:
-            value = self.parameters[parameter.name]
-            if parameter.vector and value is not None and value.size > 1 and self._flat_input:
-                # One value per row (bce's --weight of a column): each shard's own data, already in its
-                # terms, not an option every shard must share.
-                options[parameter.name] = PER_ELEMENT
+        # A value per row (bce's --weight of a column) is each shard's own data, already in its
+        # terms, not an option every shard must share.
+        per_element = {parameter.name for parameter in self._per_element_parameters()}
+        options = {name: PER_ELEMENT if name in per_element else _option_value(value)
+                   for name, value in self.parameters.items()}
         options["nan_policy"] = self.nan_count.policy
         return dict(loss=self.spec.name, reduction=self.reduction, dtype=str(self.dtype), options=options,
                     denominator="batch" if self.reduction == "batchmean" else "n",
